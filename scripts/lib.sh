@@ -1,0 +1,107 @@
+# shellcheck shell=bash
+# Shared helpers for the xo-kvm scripts. Source it; do not run it.
+#
+# Every script sets `set -euo pipefail` itself and then sources this file.
+
+XO_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+XO_CACHE=${XO_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/xo-kvm}
+XO_WORK=${XO_WORK:-$XO_TOP/work}     # materialized git work trees (gitignored)
+XO_BUILD=${XO_BUILD:-$XO_TOP/build}  # build outputs (gitignored)
+
+# Pinned sources: name, version, sha256.
+LINUX_DEB_PKG=linux-source-6.12
+LINUX_DEB_VERSION=6.12.117-1~deb12u1
+LINUX_DEB_SHA256=e849faf31ca3555757f3a8877cb01af92122f744f75d1f3102734651c4e14703
+LINUX_TAR_SHA256=585a4a074597aefa2b1a68ada83a3184ba351c127544dea80618bbcceaa3961f
+LINUX_VERSION=6.12.117
+
+QEMU_DEB_VERSION=1:10.0.13+ds-0+deb13u1
+QEMU_ORIG_TAR=qemu_10.0.13+ds.orig.tar.xz
+QEMU_ORIG_SHA256=6a0888e806c2ffc0c5f0733e974f9aea55491950d3c47c98669c8b236dde59ae
+QEMU_DEBIAN_TAR=qemu_10.0.13+ds-0+deb13u1.debian.tar.xz
+QEMU_VERSION=10.0.13
+
+# Where the trees are: a user's own checkout, or the materialized one.
+KERNEL_TREE=${KERNEL_SRC:-$XO_WORK/linux}
+QEMU_TREE=${QEMU_SRC:-$XO_WORK/qemu}
+KERNEL_OUT=$XO_BUILD/kernel
+QEMU_OUT=$XO_BUILD/qemu
+QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
+BZIMAGE=$KERNEL_OUT/arch/x86/boot/bzImage
+TESTS_OUT=$XO_BUILD/userspace-tests
+
+XO_START=${XO_START:-$(date +%s)}
+export XO_START
+
+# Fall back to plain output when stdout is not a terminal (CI logs).
+if [ -t 1 ]; then _b=$'\e[1m' _r=$'\e[31m' _n=$'\e[0m'; else _b= _r= _n=; fi
+
+elapsed() {
+	local s=$(($(date +%s) - XO_START))
+	printf '%d:%02d' $((s / 60)) $((s % 60))
+}
+
+# stage NAME: announce a pipeline stage with the time since the top-level command started.
+stage() { printf '%s==> [%s] %s%s\n' "$_b" "$(elapsed)" "$*" "$_n"; }
+info() { printf '    %s\n' "$*"; }
+warn() { printf '%swarning:%s %s\n' "$_r" "$_n" "$*" >&2; }
+die() {
+	printf '%serror:%s %s\n' "$_r" "$_n" "$*" >&2
+	exit 1
+}
+
+need_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			die "'$c' not found; run 'make deps' (as root) or see README.md"
+	done
+}
+
+sha256_ok() { # FILE SHA256
+	[ "$(sha256sum "$1" | cut -d' ' -f1)" = "$2" ]
+}
+
+njobs() { nproc 2>/dev/null || echo 2; }
+
+# run_logged LOG CMD...: run a long command with its output in LOG, printing a
+# heartbeat line every minute so a terminal never sits silent; on failure show
+# the end of the log.
+run_logged() {
+	local log=$1 pid rc t0 last
+	shift
+	mkdir -p "$(dirname "$log")"
+	t0=$(date +%s)
+	"$@" >"$log" 2>&1 &
+	pid=$!
+	last=$t0
+	while kill -0 "$pid" 2>/dev/null; do
+		sleep 2
+		if [ $(($(date +%s) - last)) -ge 60 ]; then
+			last=$(date +%s)
+			info "... still running ($(($(date +%s) - t0))s): $(tail -n 1 "$log" | cut -c1-100)"
+		fi
+	done
+	rc=0
+	wait "$pid" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		tail -n 40 "$log" >&2
+		die "command failed (exit $rc), full log: $log"
+	fi
+	info "done in $(($(date +%s) - t0))s (log: ${log#"$XO_TOP"/})"
+}
+
+# The series file lists patch file names, one per line; '#' starts a comment.
+series_patches() { # DIR
+	[ -f "$1/series" ] || return 0
+	sed -e 's/#.*//' -e 's/[[:space:]]*$//' "$1/series" | grep -v '^$' || true
+}
+
+# Identity for commits made by the scripts (base commit, git am), so that a
+# user without a git identity can still materialize the trees.
+git_tree() { # DIR ARGS...
+	local d=$1
+	shift
+	git -C "$d" -c user.name="xo-kvm scripts" -c user.email="xo-kvm@localhost" \
+		-c core.autocrlf=false "$@"
+}
