@@ -24,6 +24,8 @@ QEMU_VERSION=10.0.13
 # Where the trees are: a user's own checkout, or the materialized one.
 KERNEL_TREE=${KERNEL_SRC:-$XO_WORK/linux}
 QEMU_TREE=${QEMU_SRC:-$XO_WORK/qemu}
+LINUX_SERIES=${LINUX_SERIES:-$XO_TOP/patches}
+QEMU_SERIES=${QEMU_SERIES:-$XO_TOP/qemu-patches}
 KERNEL_OUT=$XO_BUILD/kernel
 QEMU_OUT=$XO_BUILD/qemu
 QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
@@ -104,4 +106,14 @@ git_tree() { # DIR ARGS...
 	shift
 	git -C "$d" -c user.name="xo-kvm scripts" -c user.email="xo-kvm@localhost" \
 		-c core.autocrlf=false "$@"
+}
+
+# select_tree linux|qemu: set $tree (materialized work tree), $series_dir and
+# $user_src (KERNEL_SRC/QEMU_SRC, empty when unset) for that source.
+select_tree() {
+	case ${1:-} in
+	linux) tree=$XO_WORK/linux series_dir=$LINUX_SERIES user_src=${KERNEL_SRC:-} ;;
+	qemu) tree=$XO_WORK/qemu series_dir=$QEMU_SERIES user_src=${QEMU_SRC:-} ;;
+	*) return 1 ;;
+	esac
 }

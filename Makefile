@@ -1,0 +1,55 @@
+# xo-kvm: execute-only memory for KVM guests. Every target is a script in
+# scripts/; see README.md.
+S := scripts
+
+.PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
+	export check-series check-patches unit-tests clean distclean
+
+help:
+	@echo "make demo           build everything, boot the XO guest, run the suite"
+	@echo "make check          run every test (host unit tests, patches, builds, guests)"
+	@echo "make deps           install the Debian packages (root) or print the apt-get line"
+	@echo "make sources        download and verify the pinned Linux and QEMU sources"
+	@echo "make trees          materialize work/linux and work/qemu (base + series)"
+	@echo "make kernel|qemu|tests|initramfs   build one part"
+	@echo "make run ARGS='--no-xo ...'        boot the guest (scripts/run-guest --help)"
+	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
+	@echo "make check-series   fail when a work tree holds commits the series does not"
+	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
+
+demo:
+	$(S)/demo
+check:
+	$(S)/check
+deps:
+	$(S)/install-deps
+sources:
+	$(S)/fetch-sources
+trees:
+	$(S)/prepare-tree linux
+	$(S)/prepare-tree qemu
+kernel:
+	$(S)/build-kernel
+qemu:
+	$(S)/build-qemu
+tests:
+	$(S)/build-tests
+initramfs: tests
+	$(S)/build-initramfs
+run:
+	$(S)/run-guest $(ARGS)
+export:
+	$(S)/export-series linux
+	$(S)/export-series qemu
+check-series:
+	$(S)/series-sync linux
+	$(S)/series-sync qemu
+check-patches:
+	$(S)/check-patches linux
+	$(S)/check-patches qemu
+unit-tests:
+	$(S)/tests/run
+clean:
+	rm -rf build
+distclean: clean
+	rm -rf work
