@@ -1,0 +1,1066 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Core execute-only (XO) checks: fault semantics, execution, the
+ * protection matrix, mprotect transitions, VMA splits, SMP visibility,
+ * fork, execve, /proc/self/maps, pkeys, kernel accesses, ptrace and
+ * signals. Built as 64-bit (xo_core) and 32-bit (xo_core_32).
+ */
+#include "xo_common.h"
+
+#include <pthread.h>
+#include <sched.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <ucontext.h>
+#include <linux/futex.h>
+
+#include "kselftest_harness.h"
+
+#define MAGIC 0x5a0c0de0u
+
+/* ---------------- user loads and stores ---------------- */
+
+TEST(load_touched)
+{
+	uint8_t *p = xo_map_code(2, PROT_EXEC, MAGIC);
+	size_t sizes[] = { 1, 2, 4, 8 };
+	size_t offs[] = { 0, 1, 100, XO_PAGE - 8, XO_PAGE + 4000 };
+	size_t i, j;
+
+	ASSERT_NE(NULL, p);
+	/* Touch both pages by executing them. */
+	REQUIRE(xo_check_call(p, MAGIC));
+	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	for (i = 0; i < ARRAY_SIZE(sizes); i++)
+		for (j = 0; j < ARRAY_SIZE(offs); j++)
+			CHECK(xo_check_load(p + offs[j], sizes[i], p + offs[j]));
+}
+
+TEST(load_untouched)
+{
+	uint8_t *p = mmap(NULL, 2 * XO_PAGE, PROT_EXEC,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = xo_code_memfd(1, MAGIC);
+	uint8_t *q;
+
+	ASSERT_NE(MAP_FAILED, p);
+	/* Anonymous, never populated. */
+	CHECK(xo_check_noread(p + 8));
+	CHECK(xo_check_noread(p + XO_PAGE + 123));
+	/* File-backed, page cache populated but not yet mapped. */
+	ASSERT_LE(0, fd);
+	q = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, q);
+	CHECK(xo_check_load(q + 64, 4, q + 64));
+	/* Then executing it must still work. */
+	CHECK(xo_check_call(q, MAGIC));
+}
+
+TEST(store_touched_and_untouched)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	uint8_t *u = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(MAP_FAILED, u);
+	REQUIRE(xo_check_call(p, MAGIC));
+	CHECK(xo_check_store_faults(p + 17));
+	CHECK(xo_check_store_faults(u + 33));
+	/* The failed store changed nothing. */
+	CHECK(xo_check_call(p, MAGIC));
+}
+
+/* A load across the boundary between a readable and a PROT_EXEC-only page. */
+TEST(load_straddling)
+{
+	uint8_t *p = xo_map_code(2, PROT_READ | PROT_EXEC, MAGIC);
+	uint8_t *b = p + XO_PAGE;
+
+	ASSERT_NE(NULL, p);
+	/* Readable, then XO: the fault is on the first byte of the XO page. */
+	ASSERT_EQ(0, mprotect(b, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_load(b - 4, 8, b));
+	CHECK(xo_check_load(b - 1, 2, b));
+	CHECK(xo_check_load(b - 2, 4, b));
+	/* XO, then readable: the fault is on the first byte. */
+	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_load(b - 4, 8, b - 4));
+	CHECK(xo_check_load(b - 1, 2, b - 1));
+}
+
+TEST(load_string_and_simd)
+{
+	uint8_t *p = xo_map_code(2, PROT_READ | PROT_EXEC, MAGIC);
+	uint8_t *b = p + XO_PAGE;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, mprotect(b, XO_PAGE, PROT_EXEC));
+	/* rep movsb from inside the XO page, and running into it. */
+	CHECK(xo_check_load_sized(xo_do_movsb, b + 100, 32, b + 100, b + 100));
+	CHECK(xo_check_load_sized(xo_do_movsb, b - 8, 32, b, b - 8));
+	/* 16-byte SSE loads. */
+	CHECK(xo_check_load_sized(xo_do_movdqu, b + 16, 16, b + 16, b + 16));
+	CHECK(xo_check_load_sized(xo_do_movdqu, b - 8, 16, b, b - 8));
+	/* 32-byte AVX loads, where the CPU and kernel support them. */
+	if (__builtin_cpu_supports("avx")) {
+		CHECK(xo_check_load_sized(xo_do_vmovdqu, b + 32, 32, b + 32, b + 32));
+		CHECK(xo_check_load_sized(xo_do_vmovdqu, b - 16, 32, b, b - 16));
+	} else {
+		TH_LOG("no AVX: 32-byte loads not checked");
+	}
+}
+
+/* Code in an XO page loads from its own page. */
+TEST(code_reads_own_page)
+{
+	uint8_t *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#ifdef __x86_64__
+	/* lea -7(%rip),%rax; mov (%rax),%eax; ret */
+	static const uint8_t code[] = { 0x48, 0x8d, 0x05, 0xf9, 0xff, 0xff, 0xff,
+					0x8b, 0x00, 0xc3 };
+	size_t fault_off = 0;
+#else
+	/* call 1f; 1: pop %eax; mov (%eax),%eax; ret */
+	static const uint8_t code[] = { 0xe8, 0, 0, 0, 0, 0x58, 0x8b, 0x00, 0xc3 };
+	size_t fault_off = 5;
+#endif
+	struct xo_access a = { .src = p };
+	struct xo_fault f;
+	int res;
+
+	ASSERT_NE(MAP_FAILED, p);
+	memcpy(p, code, sizeof(code));
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	res = xo_try(xo_do_call, &a, &f);
+	switch (xo_mech) {
+	case XO_MECH_READABLE:
+		ASSERT_EQ(0, res);
+		EXPECT_EQ(0, memcmp(&a.val, code + fault_off, 4));
+		break;
+	case XO_MECH_PKEY:
+		CHECK(xo_expect_fault(res, &f, SEGV_PKUERR, p + fault_off));
+		break;
+	default:
+		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, p + fault_off));
+		break;
+	}
+}
+
+/* ---------------- execution ---------------- */
+
+TEST(exec_first_touch)
+{
+	int fd = xo_code_memfd(2, MAGIC);
+	uint8_t *p;
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	CHECK(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	CHECK(xo_check_call(p, MAGIC));
+	CHECK(xo_check_noread(p + 1));
+}
+
+TEST(exec_after_dontneed)
+{
+	int fd = xo_code_memfd(1, MAGIC);
+	uint8_t *p;
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_EQ(0, madvise(p, XO_PAGE, MADV_DONTNEED));
+	/* Refaulted by an instruction fetch, then by a load. */
+	CHECK(xo_check_call(p, MAGIC));
+	ASSERT_EQ(0, madvise(p, XO_PAGE, MADV_DONTNEED));
+	CHECK(xo_check_noread(p + 5));
+	CHECK(xo_check_call(p, MAGIC));
+}
+
+TEST(exec_warm)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	uint32_t (*fn)(void) = (uint32_t (*)(void))p;
+	unsigned int i, bad = 0;
+
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p, MAGIC));
+	for (i = 0; i < 100000; i++)
+		bad += fn() != MAGIC;
+	EXPECT_EQ(0, bad);
+	CHECK(xo_check_noread(p + 3));
+	CHECK(xo_check_call(p, MAGIC));
+}
+
+/* The permission matrix: each protection, first touch of a file page. */
+FIXTURE(matrix) {
+	int fd;
+};
+
+FIXTURE_VARIANT(matrix) {
+	int prot;
+};
+
+FIXTURE_VARIANT_ADD(matrix, none) { .prot = PROT_NONE };
+FIXTURE_VARIANT_ADD(matrix, r) { .prot = PROT_READ };
+FIXTURE_VARIANT_ADD(matrix, w) { .prot = PROT_WRITE };
+FIXTURE_VARIANT_ADD(matrix, rw) { .prot = PROT_READ | PROT_WRITE };
+FIXTURE_VARIANT_ADD(matrix, x) { .prot = PROT_EXEC };
+FIXTURE_VARIANT_ADD(matrix, rx) { .prot = PROT_READ | PROT_EXEC };
+FIXTURE_VARIANT_ADD(matrix, wx) { .prot = PROT_WRITE | PROT_EXEC };
+FIXTURE_VARIANT_ADD(matrix, rwx) { .prot = PROT_READ | PROT_WRITE | PROT_EXEC };
+
+FIXTURE_SETUP(matrix)
+{
+	self->fd = xo_code_memfd(1, MAGIC);
+	ASSERT_LE(0, self->fd);
+}
+
+FIXTURE_TEARDOWN(matrix)
+{
+	close(self->fd);
+}
+
+TEST_F(matrix, file_private)
+{
+	void *p = mmap(NULL, XO_PAGE, variant->prot, MAP_PRIVATE, self->fd, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	CHECK(xo_check_prot(p, variant->prot, MAGIC));
+}
+
+TEST_F(matrix, anon_mprotect)
+{
+	void *p = xo_map_code(1, variant->prot, MAGIC);
+
+	ASSERT_NE(NULL, p);
+	CHECK(xo_check_prot(p, variant->prot, MAGIC));
+}
+
+/* ---------------- mprotect transitions ---------------- */
+
+FIXTURE(transition) {
+	uint8_t *p;
+};
+
+#define MAX_STEPS 4
+FIXTURE_VARIANT(transition) {
+	int steps[MAX_STEPS];
+	int nsteps;
+};
+
+#define R PROT_READ
+#define W PROT_WRITE
+#define X PROT_EXEC
+FIXTURE_VARIANT_ADD(transition, rw_to_x) { .steps = { R | W, X }, .nsteps = 2 };
+FIXTURE_VARIANT_ADD(transition, none_rw_x) { .steps = { 0, R | W, X }, .nsteps = 3 };
+FIXTURE_VARIANT_ADD(transition, none_w_x) { .steps = { 0, W, X }, .nsteps = 3 };
+FIXTURE_VARIANT_ADD(transition, x_none_w_x) { .steps = { X, 0, W, X }, .nsteps = 4 };
+FIXTURE_VARIANT_ADD(transition, x_rx) { .steps = { X, R | X }, .nsteps = 2 };
+FIXTURE_VARIANT_ADD(transition, x_none_r) { .steps = { X, 0, R }, .nsteps = 3 };
+FIXTURE_VARIANT_ADD(transition, x_rwx) { .steps = { X, R | W | X }, .nsteps = 2 };
+FIXTURE_VARIANT_ADD(transition, rx_x_rx_x) { .steps = { R | X, X, R | X, X }, .nsteps = 4 };
+
+FIXTURE_SETUP(transition)
+{
+	self->p = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
+	ASSERT_NE(NULL, self->p);
+}
+
+FIXTURE_TEARDOWN(transition)
+{
+}
+
+/*
+ * Each step is checked in full. When a step is writable, new code is
+ * written, so executing it later proves the X step sees the new bytes.
+ */
+TEST_F(transition, steps)
+{
+	uint32_t magic = MAGIC;
+	int i;
+
+	for (i = 0; i < variant->nsteps; i++) {
+		int prot = variant->steps[i];
+		const char *m;
+
+		ASSERT_EQ(0, mprotect(self->p, XO_PAGE, prot));
+		m = xo_check_prot(self->p, prot, magic);
+		EXPECT_TRUE(m == NULL) TH_LOG("step %d (prot %d): %s", i, prot, m);
+		if (prot & PROT_WRITE) {
+			magic += 0x100;
+			xo_fill_page(self->p, magic);
+		}
+	}
+}
+
+/* ---------------- partial ranges: VMA split and merge ---------------- */
+
+static const char *check_perms(void *addr, const char *want,
+			       unsigned long start, unsigned long end)
+{
+	unsigned long s, e;
+	char perms[5];
+
+	if (xo_maps_perms(getpid(), addr, perms, &s, &e))
+		return xo_fmt("%p not in /proc/self/maps", addr);
+	if (strcmp(perms, want))
+		return xo_fmt("%p: maps perms %s, expected %s", addr, perms, want);
+	if (start && (s != start || e != end))
+		return xo_fmt("%p: VMA %lx-%lx, expected %lx-%lx", addr, s, e,
+			      start, end);
+	return NULL;
+}
+
+TEST(partial_split_merge)
+{
+	uint8_t *p = xo_map_code(4, PROT_READ | PROT_WRITE, MAGIC);
+	unsigned long a = (unsigned long)p;
+	uint8_t want[XO_PAGE];
+	int i;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, mprotect(p, 4 * XO_PAGE, PROT_READ | PROT_EXEC));
+	for (i = 0; i < 4; i++)
+		REQUIRE(xo_check_call(p + i * XO_PAGE, MAGIC + i));
+
+	/* Split into RX | X X | RX. */
+	ASSERT_EQ(0, mprotect(p + XO_PAGE, 2 * XO_PAGE, PROT_EXEC));
+	CHECK(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 3 * XO_PAGE));
+	CHECK(check_perms(p, "r-xp", a, a + XO_PAGE));
+	CHECK(check_perms(p + 3 * XO_PAGE, "r-xp", a + 3 * XO_PAGE, a + 4 * XO_PAGE));
+	for (i = 0; i < 4; i++) {
+		uint8_t *page = p + i * XO_PAGE;
+
+		xo_fill_page(want, MAGIC + i);
+		CHECK(xo_check_call(page, MAGIC + i));
+		if (i == 1 || i == 2)
+			CHECK(xo_check_load(page + 9, 1, page + 9));
+		else
+			CHECK(xo_check_readable(page + 9, want + 9, 16));
+	}
+	/* The XO range's edges are exact. */
+	CHECK(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 0));
+	xo_fill_page(want, MAGIC);
+	CHECK(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 1));
+	CHECK(xo_check_load(p + 3 * XO_PAGE - 1, 1, p + 3 * XO_PAGE - 1));
+
+	/* Merge back: one RX VMA, all readable. */
+	ASSERT_EQ(0, mprotect(p + XO_PAGE, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
+	CHECK(check_perms(p, "r-xp", a, a + 4 * XO_PAGE));
+	for (i = 0; i < 4; i++) {
+		xo_fill_page(want, MAGIC + i);
+		CHECK(xo_check_readable(p + i * XO_PAGE + 9, want + 9, 16));
+	}
+
+	/* All XO, then one page in the middle readable again. */
+	ASSERT_EQ(0, mprotect(p, 4 * XO_PAGE, PROT_EXEC));
+	CHECK(check_perms(p, "--xp", a, a + 4 * XO_PAGE));
+	ASSERT_EQ(0, mprotect(p + 2 * XO_PAGE, XO_PAGE, PROT_READ | PROT_EXEC));
+	CHECK(check_perms(p + 2 * XO_PAGE, "r-xp", a + 2 * XO_PAGE, a + 3 * XO_PAGE));
+	for (i = 0; i < 4; i++) {
+		uint8_t *page = p + i * XO_PAGE;
+
+		xo_fill_page(want, MAGIC + i);
+		if (i == 2)
+			CHECK(xo_check_readable(page + 50, want + 50, 8));
+		else
+			CHECK(xo_check_load(page + 50, 2, page + 50));
+		CHECK(xo_check_call(page, MAGIC + i));
+	}
+}
+
+/* ---------------- SMP: another CPU sees each mprotect ---------------- */
+
+enum { CMD_LOAD = 1, CMD_CALL, CMD_EXIT };
+
+struct mt_ctx {
+	uint8_t *p;
+	int seq;
+	int done;
+	int cmd;
+	int readable;
+	uint32_t magic;
+	const char *msg;
+	char buf[512];
+};
+
+static void pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+static void *mt_thread(void *arg)
+{
+	struct mt_ctx *c = arg;
+	int seen = 0;
+
+	pin_to_cpu(1);
+	for (;;) {
+		int seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+		const char *m = NULL;
+
+		if (seq == seen)
+			continue;
+		seen = seq;
+		if (c->cmd == CMD_EXIT)
+			break;
+		if (c->cmd == CMD_LOAD)
+			m = c->readable ? xo_check_readable(c->p + 40, NULL, 4) :
+					  xo_check_load(c->p + 40, 4, c->p + 40);
+		else if (c->magic)
+			m = xo_check_call(c->p, c->magic);
+		else
+			m = xo_check_call_faults(c->p);
+		/* xo_fmt's buffer is per thread: copy it out. */
+		if (m) {
+			snprintf(c->buf, sizeof(c->buf), "%s", m);
+			m = c->buf;
+		}
+		c->msg = m;
+		__atomic_store_n(&c->done, seq, __ATOMIC_RELEASE);
+	}
+	return NULL;
+}
+
+/* Hand one command to the thread on the other CPU and wait for it. */
+static const char *mt_run(struct mt_ctx *c, int cmd, uint32_t magic)
+{
+	int seq = c->seq + 1;
+
+	c->cmd = cmd;
+	c->magic = magic;
+	__atomic_store_n(&c->seq, seq, __ATOMIC_RELEASE);
+	if (cmd == CMD_EXIT)
+		return NULL;
+	while (__atomic_load_n(&c->done, __ATOMIC_ACQUIRE) != seq)
+		;
+	return c->msg;
+}
+
+/* A load the thread must be able to do. */
+static const char *mt_load_ok(struct mt_ctx *c)
+{
+	const char *m;
+
+	c->readable = 1;
+	m = mt_run(c, CMD_LOAD, 0);
+	c->readable = 0;
+	return m;
+}
+
+TEST(smp_mprotect_visibility)
+{
+	struct mt_ctx c = { 0 };
+	pthread_t t;
+	int round;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs, %ld online", sysconf(_SC_NPROCESSORS_ONLN));
+	pin_to_cpu(0);
+	c.p = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
+	ASSERT_NE(NULL, c.p);
+	ASSERT_EQ(0, pthread_create(&t, NULL, mt_thread, &c));
+
+	for (round = 0; round < 20; round++) {
+		uint32_t magic = MAGIC + round;
+
+		xo_fill_page(c.p, magic);
+		/* The other CPU caches a readable translation... */
+		CHECK(mt_load_ok(&c));
+		/* ...which mprotect(PROT_EXEC) must shoot down. */
+		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_EXEC));
+		CHECK(mt_run(&c, CMD_CALL, magic));
+		CHECK(mt_run(&c, CMD_LOAD, 0));
+		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_READ | PROT_EXEC));
+		CHECK(mt_load_ok(&c));
+		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_EXEC));
+		CHECK(mt_run(&c, CMD_LOAD, 0));
+		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_NONE));
+		CHECK(mt_run(&c, CMD_CALL, 0));
+		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_READ | PROT_WRITE));
+	}
+	mt_run(&c, CMD_EXIT, 0);
+	pthread_join(t, NULL);
+}
+
+/* ---------------- fork, COW, execve, maps ---------------- */
+
+static int child_report(const char *what, const char *m)
+{
+	if (!m)
+		return 0;
+	fprintf(stderr, "# child: %s: %s\n", what, m);
+	return 1;
+}
+
+TEST(fork_cow)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p, MAGIC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int bad = 0;
+
+		bad |= child_report("load after fork", xo_check_noread(p + 1));
+		bad |= child_report("call after fork", xo_check_call(p, MAGIC));
+		/* Break COW and write new code in the child's copy. */
+		if (mprotect(p, XO_PAGE, PROT_READ | PROT_WRITE))
+			_exit(2);
+		xo_fill_page(p, MAGIC + 7);
+		if (mprotect(p, XO_PAGE, PROT_EXEC))
+			_exit(2);
+		bad |= child_report("call of new copy", xo_check_call(p, MAGIC + 7));
+		bad |= child_report("load of new copy", xo_check_noread(p + 1));
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x", status);
+	/* The parent still has its own copy, still XO. */
+	CHECK(xo_check_call(p, MAGIC));
+	CHECK(xo_check_noread(p + 1));
+}
+
+/* Touched in the parent only after fork: the shared COW page. */
+TEST(fork_shared_cow_page)
+{
+	uint8_t *p = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		/* The child keeps reading the same frame through an RW PTE. */
+		uint8_t want[XO_PAGE];
+
+		xo_fill_page(want, MAGIC);
+		usleep(100000);
+		_exit(child_report("child read of shared frame",
+				   xo_check_readable(p + 10, want + 10, 32)));
+	}
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_call(p, MAGIC));
+	CHECK(xo_check_noread(p + 10));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x", status);
+}
+
+/* Run in the image started by execve: the new mm behaves the same. */
+static int exec_child_main(void)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC + 3);
+	char perms[5];
+	int bad = 0;
+
+	if (!p)
+		return 2;
+	bad |= child_report("exec'd call", xo_check_call(p, MAGIC + 3));
+	bad |= child_report("exec'd load", xo_check_noread(p + 2));
+	if (xo_maps_perms(getpid(), p, perms, NULL, NULL) || strcmp(perms, "--xp"))
+		bad |= child_report("exec'd maps", "not --xp");
+	return bad;
+}
+
+TEST(execve_new_image)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	int status;
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p, MAGIC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		char *argv[] = { "xo_core", "--exec-child", NULL };
+
+		setenv("XO_TEST_QUIET", "1", 1);
+		execv("/proc/self/exe", argv);
+		_exit(3);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("exec'd child status %#x", status);
+}
+
+TEST(maps_shows_xp)
+{
+	uint8_t *p = xo_map_code(3, PROT_READ | PROT_EXEC, MAGIC);
+	unsigned long a = (unsigned long)p;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, mprotect(p + XO_PAGE, XO_PAGE, PROT_EXEC));
+	CHECK(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 2 * XO_PAGE));
+	CHECK(check_perms(p, "r-xp", a, a + XO_PAGE));
+	ASSERT_EQ(0, mprotect(p, 3 * XO_PAGE, PROT_WRITE | PROT_EXEC));
+	CHECK(check_perms(p, "-wxp", a, a + 3 * XO_PAGE));
+}
+
+/* ---------------- pkeys ---------------- */
+
+static int pkey_alloc_raw(unsigned int rights)
+{
+	return syscall(SYS_pkey_alloc, 0, rights);
+}
+
+static int smaps_pkey(const void *addr)
+{
+	char line[256];
+	unsigned long s, e;
+	int in = 0, key = -1;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && strchr(line, ' ') &&
+		    line[strcspn(line, " ")] == ' ' && strchr(line, '-') < strchr(line, ' '))
+			in = (unsigned long)addr >= s && (unsigned long)addr < e;
+		else if (in && sscanf(line, "ProtectionKey: %d", &key) == 1)
+			break;
+	}
+	fclose(f);
+	return key;
+}
+
+TEST(pkeys_not_consumed)
+{
+	uint8_t *p;
+	int n = 0, key, expected;
+
+	if (!xo_cpuinfo_has("ospke"))
+		SKIP(return, "no PKU: no ospke in /proc/cpuinfo");
+	p = xo_map_code(1, PROT_EXEC, MAGIC);
+	ASSERT_NE(NULL, p);
+	CHECK(xo_check_call(p, MAGIC));
+	CHECK(xo_check_noread(p + 4));
+	while (pkey_alloc_raw(0) >= 0)
+		n++;
+	key = smaps_pkey(p);
+	/* Pkey execute-only holds one key for the mm; XO holds none. */
+	expected = xo_mech == XO_MECH_PKEY ? 14 : 15;
+	EXPECT_EQ(expected, n) TH_LOG("pkeys allocatable after PROT_EXEC mmap: %d", n);
+	if (xo_mech == XO_MECH_PKEY) {
+		EXPECT_NE(0, key) TH_LOG("pkey XO VMA has ProtectionKey 0");
+	} else {
+		EXPECT_EQ(0, key) TH_LOG("XO VMA ProtectionKey %d, expected 0", key);
+	}
+}
+
+TEST(pkey_mprotect_works)
+{
+	uint8_t *rw, *x;
+	int key;
+	struct xo_access a = { .size = 1 };
+	struct xo_fault f;
+	int res;
+
+	if (!xo_cpuinfo_has("ospke"))
+		SKIP(return, "no PKU: no ospke in /proc/cpuinfo");
+	x = xo_map_code(1, PROT_EXEC, MAGIC);
+	rw = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, rw);
+	key = pkey_alloc_raw(1 /* PKEY_DISABLE_ACCESS */);
+	ASSERT_LT(0, key);
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, rw, XO_PAGE, PROT_READ | PROT_WRITE, key));
+	a.src = rw + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	CHECK(xo_expect_fault(res, &f, SEGV_PKUERR, rw + 8));
+	/* An access-disabled pkey on XO: fetch still allowed, loads fault. */
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, key));
+	CHECK(xo_check_call(x, MAGIC));
+	a.src = x + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	CHECK(xo_expect_fault(res, &f, 0, x + 8));
+	/* Back to key 0 and readable. */
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_READ | PROT_EXEC, 0));
+	CHECK(xo_check_readable(x, (uint8_t[]){ 0xb8 }, 1));
+	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
+}
+
+/* ---------------- kernel accesses to XO memory ---------------- */
+
+FIXTURE(kaccess) {
+	uint8_t *p;
+	uint8_t want[XO_PAGE];
+};
+
+FIXTURE_SETUP(kaccess)
+{
+	self->p = xo_map_code(2, PROT_EXEC, MAGIC);
+	ASSERT_NE(NULL, self->p);
+	xo_fill_page(self->want, MAGIC);
+	/* Present PTEs: the fast GUP and uaccess paths see the NR entry. */
+	REQUIRE(xo_check_call(self->p, MAGIC));
+	REQUIRE(xo_check_call(self->p + XO_PAGE, MAGIC + 1));
+}
+
+FIXTURE_TEARDOWN(kaccess)
+{
+}
+
+/* Kernel copies from XO: EFAULT where XO holds, the bytes where readable. */
+static void expect_copy_from(struct __test_metadata *_metadata, const char *what,
+			     ssize_t ret, int err, const uint8_t *got,
+			     const uint8_t *want, size_t n)
+{
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ((ssize_t)n, ret) TH_LOG("%s: errno %d", what, err);
+		if (ret == (ssize_t)n && got)
+			EXPECT_EQ(0, memcmp(got, want, n)) TH_LOG("%s: wrong bytes", what);
+	} else {
+		EXPECT_EQ(-1, ret) TH_LOG("%s returned %zd, expected EFAULT", what, ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("%s: errno %d, expected EFAULT", what, err);
+	}
+}
+
+TEST_F(kaccess, write_from_xo)
+{
+	uint8_t buf[64];
+	int fds[2];
+	ssize_t ret;
+	int err;
+
+	ASSERT_EQ(0, pipe(fds));
+	ret = write(fds[1], self->p + 16, 64);
+	err = errno;
+	if (ret > 0)
+		ASSERT_EQ(ret, read(fds[0], buf, ret));
+	expect_copy_from(_metadata, "write(pipe, xo)", ret, err, buf, self->want + 16, 64);
+	/* Straddling into the XO page from a readable buffer's end is not possible here; across two XO pages: */
+	ret = write(fds[1], self->p + XO_PAGE - 8, 16);
+	err = errno;
+	if (ret > 0)
+		ASSERT_EQ(ret, read(fds[0], buf, ret));
+	expect_copy_from(_metadata, "write(pipe, xo across pages)", ret, err, NULL, NULL, 16);
+}
+
+TEST_F(kaccess, send_from_xo)
+{
+	uint8_t buf[64];
+	int sv[2];
+	ssize_t ret;
+	int err;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_STREAM, 0, sv));
+	ret = send(sv[0], self->p + 32, 64, MSG_DONTWAIT);
+	err = errno;
+	if (ret > 0)
+		ASSERT_EQ(ret, recv(sv[1], buf, ret, 0));
+	expect_copy_from(_metadata, "send(xo)", ret, err, buf, self->want + 32, 64);
+}
+
+/* A kernel store into XO: never allowed (no VM_WRITE) in any mode. */
+TEST_F(kaccess, read_into_xo)
+{
+	char msg[64] = "overwrite";
+	int fds[2];
+
+	ASSERT_EQ(0, pipe(fds));
+	ASSERT_EQ(sizeof(msg), write(fds[1], msg, sizeof(msg)));
+	EXPECT_EQ(-1, read(fds[0], self->p, sizeof(msg)));
+	EXPECT_EQ(EFAULT, errno);
+	CHECK(xo_check_call(self->p, MAGIC));
+}
+
+TEST_F(kaccess, vmsplice_from_xo)
+{
+	struct iovec iov = { .iov_base = self->p + 64, .iov_len = 128 };
+	int fds[2];
+	ssize_t ret;
+
+	XO_REQUIRE();
+	ASSERT_EQ(0, pipe(fds));
+	/* Pinning the pages for a pipe is a read through GUP: refused. */
+	ret = vmsplice(fds[1], &iov, 1, 0);
+	EXPECT_EQ(-1, ret) TH_LOG("vmsplice of XO returned %zd", ret);
+	EXPECT_EQ(EFAULT, errno);
+}
+
+TEST_F(kaccess, futex_on_xo)
+{
+	long ret;
+
+	/* The word holds 0x??0c0de0-ish code bytes, never 0. */
+	ret = syscall(SYS_futex, (uint32_t *)(self->p + 8), FUTEX_WAIT_PRIVATE, 0,
+		      NULL, NULL, 0);
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EAGAIN, errno);
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EFAULT, errno) TH_LOG("futex on XO: errno %d", errno);
+	}
+	errno = 0;
+	ret = syscall(SYS_futex, (uint32_t *)(self->p + 8), FUTEX_WAKE_PRIVATE, 1,
+		      NULL, NULL, 0);
+	/* FUTEX_WAKE reads nothing: it works on any address. */
+	EXPECT_EQ(0, ret);
+}
+
+TEST(path_argument_in_xo)
+{
+	uint8_t *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct stat st;
+	int ret, err;
+
+	ASSERT_NE(MAP_FAILED, p);
+	strcpy((char *)p, "/proc/self/maps");
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	ret = stat((char *)p, &st);
+	err = errno;
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(0, ret) TH_LOG("stat errno %d", err);
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("stat(xo path): errno %d", err);
+	}
+	ret = open((char *)p, O_RDONLY);
+	err = errno;
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_LE(0, ret);
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("open(xo path): errno %d", err);
+	}
+}
+
+/* Remote reads by GUP without FOLL_FORCE: VM_READ is required everywhere. */
+TEST_F(kaccess, process_vm_readv)
+{
+	uint8_t buf[64];
+	struct iovec local = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct iovec remote = { .iov_base = self->p + 8, .iov_len = sizeof(buf) };
+	int status;
+	pid_t pid = fork();
+
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		pause();
+		_exit(0);
+	}
+	EXPECT_EQ(-1, process_vm_readv(pid, &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	EXPECT_EQ(-1, process_vm_writev(pid, &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	/* On itself, too. */
+	EXPECT_EQ(-1, process_vm_readv(getpid(), &local, 1, &remote, 1, 0));
+	EXPECT_EQ(EFAULT, errno);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+/* ---------------- ptrace and /proc/pid/mem ---------------- */
+
+static int poke_bytes(pid_t pid, uint8_t *addr, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += sizeof(long)) {
+		long word;
+
+		errno = 0;
+		word = ptrace(PTRACE_PEEKTEXT, pid, addr + i, NULL);
+		if (errno)
+			return -1;
+		memcpy(&word, src + i, n - i < sizeof(long) ? n - i : sizeof(long));
+		if (ptrace(PTRACE_POKETEXT, pid, addr + i, (void *)word))
+			return -1;
+	}
+	return 0;
+}
+
+TEST(ptrace_and_proc_mem)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	uint8_t want[XO_PAGE], got[XO_PAGE], code[8];
+	char path[64];
+	int status, fd;
+	long word;
+	pid_t pid;
+
+	ASSERT_NE(NULL, p);
+	xo_fill_page(want, MAGIC);
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int bad = 0;
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		/* The debugger wrote MAGIC + 2 at the start: run it. */
+		bad |= child_report("call of poked code", xo_check_call(p, MAGIC + 2));
+		/* The COW copy made by the debugger's write is XO too. */
+		bad |= child_report("load after poke", xo_check_noread(p + 1));
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status));
+
+	errno = 0;
+	word = ptrace(PTRACE_PEEKTEXT, pid, p + 64, NULL);
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(0, memcmp(&word, want + 64, sizeof(word))) TH_LOG("PEEKTEXT bytes differ");
+
+	xo_emit_ret_imm(code, MAGIC + 1);
+	EXPECT_EQ(0, poke_bytes(pid, p, code, XO_RET_IMM_LEN));
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, O_RDWR);
+	ASSERT_LE(0, fd);
+	EXPECT_EQ(XO_PAGE, pread(fd, got, XO_PAGE, (off_t)(uintptr_t)p));
+	EXPECT_EQ(0, memcmp(got, code, XO_RET_IMM_LEN)) TH_LOG("/proc/pid/mem misses the poke");
+	EXPECT_EQ(0, memcmp(got + 64, want + 64, XO_PAGE - 64)) TH_LOG("/proc/pid/mem bytes differ");
+	xo_emit_ret_imm(code, MAGIC + 2);
+	EXPECT_EQ(XO_RET_IMM_LEN, pwrite(fd, code, XO_RET_IMM_LEN, (off_t)(uintptr_t)p));
+	close(fd);
+
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, pid, NULL, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("tracee status %#x", status);
+	/* The debugger's writes went to the child's copy only. */
+	CHECK(xo_check_call(p, MAGIC));
+}
+
+/* ---------------- signals ---------------- */
+
+static volatile uint32_t handler_flag;
+
+TEST(signal_handler_in_xo)
+{
+	uint8_t *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct sigaction sa = { 0 };
+	uint8_t *c = p;
+	uintptr_t flag = (uintptr_t)&handler_flag;
+
+	ASSERT_NE(MAP_FAILED, p);
+	/* movabs/mov $&handler_flag, %rax/%eax; movl $MAGIC, (%rax); ret */
+#ifdef __x86_64__
+	*c++ = 0x48;
+#endif
+	*c++ = 0xb8;
+	memcpy(c, &flag, sizeof(flag));
+	c += sizeof(flag);
+	*c++ = 0xc7;
+	*c++ = 0x00;
+	*(uint32_t *)c = MAGIC;
+	c += 4;
+	*c++ = 0xc3;
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	sa.sa_handler = (void (*)(int))p;
+	ASSERT_EQ(0, sigaction(SIGUSR1, &sa, NULL));
+	ASSERT_EQ(0, raise(SIGUSR1));
+	EXPECT_EQ(MAGIC, handler_flag);
+	handler_flag = 0;
+	ASSERT_EQ(0, raise(SIGUSR1));
+	EXPECT_EQ(MAGIC, handler_flag);
+	CHECK(xo_check_noread(p + 1));
+}
+
+extern char xo_uc_load_insn[], xo_uc_load_done[];
+
+static uint8_t __attribute__((noinline, noclone)) uc_load(const void *p)
+{
+	uint8_t v = 0;
+
+	asm volatile(".globl xo_uc_load_insn\nxo_uc_load_insn:\n\t"
+		     "movb (%1), %0\n\t"
+		     ".globl xo_uc_load_done\nxo_uc_load_done:\n\t"
+		     : "+q"(v) : "r"(p) : "memory");
+	return v;
+}
+
+static volatile int uc_faults;
+static volatile int uc_codes[4];
+static volatile int uc_pkru_cleared;
+
+static void uc_handler(int sig, siginfo_t *si, void *ctx)
+{
+	ucontext_t *uc = ctx;
+	int n = uc_faults++;
+
+	if (n < 4)
+		uc_codes[n] = si->si_code;
+#ifdef __x86_64__
+	if (n == 0 && uc->uc_mcontext.fpregs) {
+		/* Grant every pkey in the PKRU the kernel will restore. */
+		uint8_t *fx = (uint8_t *)uc->uc_mcontext.fpregs;
+		uint32_t magic1, xfeatures, eax, ebx, ecx, edx;
+
+		memcpy(&magic1, fx + 464, 4);
+		memcpy(&xfeatures, fx + 472, 4);
+		if (magic1 == 0x46505853 && (xfeatures & (1u << 9))) {
+			uint64_t bv;
+
+			asm volatile("cpuid" : "=a"(eax), "=b"(ebx), "=c"(ecx), "=d"(edx)
+				     : "a"(0xd), "c"(9));
+			memset(fx + ebx, 0, 4);
+			memcpy(&bv, fx + 512, 8);
+			bv |= 1u << 9;
+			memcpy(fx + 512, &bv, 8);
+			uc_pkru_cleared = 1;
+		}
+	}
+#endif
+	/* Also try the flags: AC and RF. */
+	if (n == 0) {
+#ifdef __x86_64__
+		uc->uc_mcontext.gregs[REG_EFL] ^= 1 << 18;
+		uc->uc_mcontext.gregs[REG_EFL] |= 1 << 16;
+#else
+		uc->uc_mcontext.gregs[REG_EFL] ^= 1 << 18;
+		uc->uc_mcontext.gregs[REG_EFL] |= 1 << 16;
+#endif
+		return;	/* retry the load */
+	}
+#ifdef __x86_64__
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)xo_uc_load_done;
+#else
+	uc->uc_mcontext.gregs[REG_EIP] = (greg_t)xo_uc_load_done;
+#endif
+}
+
+TEST(handler_cannot_unprotect_via_ucontext)
+{
+	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
+	struct sigaction sa = { .sa_sigaction = uc_handler, .sa_flags = SA_SIGINFO };
+
+	XO_REQUIRE();
+	ASSERT_NE(NULL, p);
+	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
+	uc_load(p + 5);
+	/* First fault, retried after the edits, must fault again. */
+	EXPECT_EQ(2, uc_faults) TH_LOG("faults: %d", uc_faults);
+	EXPECT_EQ(SEGV_ACCERR, uc_codes[0]);
+	EXPECT_EQ(SEGV_ACCERR, uc_codes[1]);
+	TH_LOG("PKRU in the signal frame %s", uc_pkru_cleared ? "cleared" : "absent");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 1 && !strcmp(argv[1], "--exec-child"))
+		return exec_child_main();
+	return test_harness_run(argc, argv);
+}
