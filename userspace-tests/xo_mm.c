@@ -1,0 +1,586 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Execute-only (XO) memory and the rest of mm: shared and file mappings
+ * (XO belongs to the mapping, other mappings of the same frame stay
+ * readable), the zero page, frame reuse, THP, mremap, madvise, mlock and
+ * populate, userfaultfd, and an ELF binary with a PF_X-only PT_LOAD.
+ */
+#include "xo_common.h"
+
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/ptrace.h>
+#include <sys/user.h>
+#include <linux/userfaultfd.h>
+
+#include "kselftest_harness.h"
+
+#define MAGIC 0x6d6d0000u
+#define SZ_2M (2UL << 20)
+
+#ifndef MREMAP_DONTUNMAP
+#define MREMAP_DONTUNMAP 4
+#endif
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT 21
+#endif
+#ifndef MADV_COLD
+#define MADV_COLD 20
+#endif
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22
+#endif
+#ifndef UFFD_USER_MODE_ONLY
+#define UFFD_USER_MODE_ONLY 1
+#endif
+
+/* The physical frame behind addr, from /proc/self/pagemap (root only). */
+static uint64_t pfn_of(const void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (uintptr_t)addr / XO_PAGE * 8) != 8)
+		e = 0;
+	close(fd);
+	if (!(e & (1ULL << 63)))
+		return 0;
+	return e & ((1ULL << 55) - 1);
+}
+
+/* ---------------- shared mappings: XO is per mapping ---------------- */
+
+TEST(shared_anon_two_mappings)
+{
+	uint8_t *rw = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint8_t want[XO_PAGE];
+	uint8_t *x;
+
+	ASSERT_NE(MAP_FAILED, rw);
+	xo_fill_page(rw, MAGIC);
+	/* old_size 0 on a shared mapping: a second mapping of the same pages. */
+	x = mremap(rw, 0, XO_PAGE, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, x);
+	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_call(x, MAGIC));
+	CHECK(xo_check_noread(x + 20));
+	xo_fill_page(want, MAGIC);
+	CHECK(xo_check_readable(rw + 20, want + 20, 64));
+	if (pfn_of(rw))
+		EXPECT_EQ(pfn_of(rw), pfn_of(x)) TH_LOG("aliases are not the same frame");
+	/* Code written through one mapping runs through the other. */
+	xo_fill_page(rw, MAGIC + 1);
+	CHECK(xo_check_call(x, MAGIC + 1));
+	CHECK(xo_check_noread(x + 20));
+	CHECK(xo_check_store_faults(x + 20));
+}
+
+/* JIT style: an RW alias and an X alias of one memfd. */
+TEST(memfd_jit_aliases)
+{
+	int fd = xo_code_memfd(2, MAGIC);
+	uint8_t want[XO_PAGE], buf[XO_PAGE];
+	uint8_t *rw, *x;
+	int i;
+
+	ASSERT_LE(0, fd);
+	rw = mmap(NULL, 2 * XO_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	x = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, rw);
+	ASSERT_NE(MAP_FAILED, x);
+	for (i = 0; i < 50; i++) {
+		xo_emit_ret_imm(rw + XO_PAGE, MAGIC + 100 + i);
+		CHECK(xo_check_call(x + XO_PAGE, MAGIC + 100 + i));
+	}
+	CHECK(xo_check_call(x, MAGIC));
+	CHECK(xo_check_noread(x + 8));
+	CHECK(xo_check_noread(x + XO_PAGE + 8));
+	xo_fill_page(want, MAGIC);
+	CHECK(xo_check_readable(rw + 8, want + 8, 32));
+	ASSERT_EQ(XO_PAGE, pread(fd, buf, XO_PAGE, 0));
+	EXPECT_EQ(0, memcmp(buf, want, XO_PAGE));
+	if (pfn_of(rw))
+		EXPECT_EQ(pfn_of(rw), pfn_of(x));
+}
+
+/* A file mapped XO while another mapping and read(2) read it. */
+TEST(file_xo_and_readers)
+{
+	char path[] = "/tmp/xo-file-XXXXXX";
+	uint8_t page[XO_PAGE], buf[XO_PAGE];
+	uint8_t *xp, *xs, *r;
+	int fd = mkstemp(path);
+
+	if (fd < 0)
+		SKIP(return, "no writable /tmp: %s", strerror(errno));
+	unlink(path);
+	xo_fill_page(page, MAGIC);
+	ASSERT_EQ(XO_PAGE, write(fd, page, XO_PAGE));
+	xp = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	xs = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_SHARED, fd, 0);
+	r = mmap(NULL, XO_PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, xp);
+	ASSERT_NE(MAP_FAILED, xs);
+	ASSERT_NE(MAP_FAILED, r);
+
+	CHECK(xo_check_call(xp, MAGIC));
+	CHECK(xo_check_call(xs, MAGIC));
+	CHECK(xo_check_noread(xp + 30));
+	CHECK(xo_check_noread(xs + 30));
+	CHECK(xo_check_readable(r + 30, page + 30, 64));
+	ASSERT_EQ(XO_PAGE, pread(fd, buf, XO_PAGE, 0));
+	EXPECT_EQ(0, memcmp(buf, page, XO_PAGE));
+
+	/* New code through write(2): every mapping sees the page cache. */
+	xo_emit_ret_imm(page, MAGIC + 5);
+	ASSERT_EQ(XO_RET_IMM_LEN, pwrite(fd, page, XO_RET_IMM_LEN, 0));
+	CHECK(xo_check_call(xp, MAGIC + 5));
+	CHECK(xo_check_call(xs, MAGIC + 5));
+	CHECK(xo_check_readable(r, page, XO_RET_IMM_LEN));
+	CHECK(xo_check_noread(xs + 1));
+}
+
+TEST(zero_page)
+{
+	uint8_t *a = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *b = mmap(NULL, XO_PAGE, PROT_READ,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t zeros[64] = { 0 };
+
+	ASSERT_NE(MAP_FAILED, a);
+	ASSERT_NE(MAP_FAILED, b);
+	/* Both read faults map the shared zero page. */
+	CHECK(xo_check_readable(a, zeros, 1));
+	CHECK(xo_check_readable(b, zeros, 1));
+	/* Informational: some kernels do not report the zero page's PFN. */
+	TH_LOG("frames: %s", pfn_of(a) && pfn_of(a) == pfn_of(b) ?
+	       "both mappings on one (zero) frame" : "pagemap shows different frames");
+	ASSERT_EQ(0, mprotect(a, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_load_sized(xo_do_load, a + 16, 4, a + 16, zeros));
+	CHECK(xo_check_readable(b + 16, zeros, 64));
+	/* Made writable again: a new private page, zero and readable. */
+	ASSERT_EQ(0, mprotect(a, XO_PAGE, PROT_READ | PROT_WRITE));
+	CHECK(xo_check_readable(a + 16, zeros, 64));
+	CHECK(xo_check_store_ok(a, 1));
+}
+
+/* Frames freed from XO mappings come back readable elsewhere. */
+TEST(frames_reused_after_munmap)
+{
+	const size_t xo_pages = 256, rw_pages = 16384;
+	int fd = xo_code_memfd(4, MAGIC);
+	uint8_t want[XO_PAGE];
+	uint8_t *p;
+	size_t i, bad = 0;
+	int round;
+
+	ASSERT_LE(0, fd);
+	for (round = 0; round < 8; round++) {
+		p = xo_map_code(xo_pages, PROT_EXEC, MAGIC);
+		ASSERT_NE(NULL, p);
+		for (i = 0; i < xo_pages; i++)
+			((uint32_t (*)(void))(p + i * XO_PAGE))();
+		ASSERT_EQ(0, munmap(p, xo_pages * XO_PAGE));
+	}
+	/* 64 MiB of fresh anonymous memory: no page may fault. */
+	p = mmap(NULL, rw_pages * XO_PAGE, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < rw_pages; i++)
+		p[i * XO_PAGE] = (uint8_t)i;
+	for (i = 0; i < rw_pages; i++) {
+		uint8_t v = (uint8_t)i;
+
+		if (xo_check_readable(p + i * XO_PAGE, &v, 1))
+			bad++;
+	}
+	EXPECT_EQ(0, bad) TH_LOG("%zu pages of new memory unreadable", bad);
+	munmap(p, rw_pages * XO_PAGE);
+
+	/* The same page-cache frames: XO mapping gone, RW mapping reads them. */
+	p = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < 4; i++)
+		CHECK(xo_check_call(p + i * XO_PAGE, MAGIC + i));
+	ASSERT_EQ(0, munmap(p, 4 * XO_PAGE));
+	p = mmap(NULL, 4 * XO_PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < 4; i++) {
+		xo_fill_page(want, MAGIC + i);
+		CHECK(xo_check_readable(p + i * XO_PAGE, want, 64));
+	}
+}
+
+/* ---------------- THP ---------------- */
+
+/* "start-end perms ...": a VMA header line of smaps, not a field line. */
+static int isxdigit_line(const char *line)
+{
+	const char *dash = strchr(line, '-'), *sp = strchr(line, ' ');
+
+	return dash && sp && dash < sp && strchr("0123456789abcdef", line[0]);
+}
+
+static unsigned long smaps_kb(const void *addr, const char *field)
+{
+	char line[256];
+	unsigned long s, e, kb = 0;
+	int in = 0;
+	size_t flen = strlen(field);
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx ", &s, &e) == 2 && line[strcspn(line, " ")] == ' ' &&
+		    isxdigit_line(line))
+			in = (unsigned long)addr >= s && (unsigned long)addr < e;
+		else if (in && !strncmp(line, field, flen) && line[flen] == ':') {
+			sscanf(line + flen + 1, "%lu", &kb);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
+}
+
+TEST(thp_pmd)
+{
+	uint8_t *raw = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p;
+	unsigned long huge_kb;
+	size_t off;
+
+	ASSERT_NE(MAP_FAILED, raw);
+	p = (uint8_t *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	madvise(p, SZ_2M, MADV_HUGEPAGE);
+	for (off = 0; off < SZ_2M; off += XO_PAGE)
+		xo_fill_page(p + off, MAGIC + off / XO_PAGE);
+	huge_kb = smaps_kb(p, "AnonHugePages");
+	TH_LOG("AnonHugePages of the range: %lu kB%s", huge_kb,
+	       huge_kb >= 2048 ? "" : " (no THP: checks run on 4K pages)");
+
+	ASSERT_EQ(0, mprotect(p, SZ_2M, PROT_EXEC));
+	if (huge_kb >= 2048)
+		EXPECT_LE(2048, smaps_kb(p, "AnonHugePages")) TH_LOG("mprotect split the THP");
+	for (off = 0; off < SZ_2M; off += 97 * XO_PAGE) {
+		CHECK(xo_check_call(p + off, MAGIC + off / XO_PAGE));
+		CHECK(xo_check_noread(p + off + 64));
+	}
+	CHECK(xo_check_noread(p + SZ_2M - 1));
+	CHECK(xo_check_store_faults(p + 4096 * 3));
+
+	/* Part of the huge page readable again: split, each part correct. */
+	ASSERT_EQ(0, mprotect(p + SZ_2M / 2, XO_PAGE, PROT_READ | PROT_EXEC));
+	CHECK(xo_check_readable(p + SZ_2M / 2 + 64, NULL, 4));
+	CHECK(xo_check_noread(p + SZ_2M / 2 - 1));
+	CHECK(xo_check_noread(p + SZ_2M / 2 + XO_PAGE));
+	CHECK(xo_check_call(p + SZ_2M / 2 + XO_PAGE, MAGIC + SZ_2M / 2 / XO_PAGE + 1));
+}
+
+/* ---------------- mremap ---------------- */
+
+TEST(mremap_move)
+{
+	uint8_t *p = xo_map_code(2, PROT_EXEC, MAGIC);
+	uint8_t *dst = mmap(NULL, 2 * XO_PAGE, PROT_NONE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *q;
+	struct xo_access a = { .size = 1 };
+	struct xo_fault f;
+
+	ASSERT_NE(NULL, p);
+	ASSERT_NE(MAP_FAILED, dst);
+	REQUIRE(xo_check_call(p, MAGIC));
+	q = mremap(p, 2 * XO_PAGE, 2 * XO_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ASSERT_EQ(dst, q);
+	CHECK(xo_check_call(q, MAGIC));
+	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	CHECK(xo_check_noread(q + 10));
+	CHECK(xo_check_noread(q + XO_PAGE + 10));
+	a.src = p;
+	CHECK(xo_expect_fault(xo_try(xo_do_load, &a, &f), &f, SEGV_MAPERR, p));
+}
+
+TEST(mremap_grow)
+{
+	uint8_t *p = xo_map_code(2, PROT_EXEC, MAGIC);
+	char perms[5];
+	unsigned long s, e;
+	uint8_t *q;
+
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	q = mremap(p, 2 * XO_PAGE, 8 * XO_PAGE, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, q);
+	CHECK(xo_check_call(q, MAGIC));
+	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	CHECK(xo_check_noread(q + 10));
+	/* The new tail: untouched XO. */
+	CHECK(xo_check_noread(q + 5 * XO_PAGE + 10));
+	CHECK(xo_check_store_faults(q + 7 * XO_PAGE));
+	ASSERT_EQ(0, xo_maps_perms(getpid(), q, perms, &s, &e));
+	EXPECT_STREQ("--xp", perms);
+	EXPECT_LE((unsigned long)q + 8 * XO_PAGE, e);
+}
+
+TEST(mremap_dontunmap)
+{
+	uint8_t *p = xo_map_code(2, PROT_EXEC, MAGIC);
+	char perms[5];
+	uint8_t *q;
+
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p, MAGIC));
+	/* glibc 2.36's mremap() rejects MREMAP_DONTUNMAP: use the syscall. */
+	q = (uint8_t *)syscall(SYS_mremap, p, 2 * XO_PAGE, 2 * XO_PAGE,
+			       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0);
+	if (q == MAP_FAILED && errno == EINVAL)
+		SKIP(return, "MREMAP_DONTUNMAP not supported: EINVAL");
+	ASSERT_NE(MAP_FAILED, q);
+	CHECK(xo_check_call(q, MAGIC));
+	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	CHECK(xo_check_noread(q + 10));
+	/* The old range stays mapped, empty, and keeps its protection. */
+	ASSERT_EQ(0, xo_maps_perms(getpid(), p, perms, NULL, NULL));
+	EXPECT_STREQ("--xp", perms);
+	CHECK(xo_check_noread(p + 10));
+}
+
+/* ---------------- madvise, mlock, populate ---------------- */
+
+TEST(madvise_hints)
+{
+	int fd = xo_code_memfd(2, MAGIC);
+	uint8_t *f, *a;
+
+	ASSERT_LE(0, fd);
+	f = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, f);
+	a = xo_map_code(2, PROT_EXEC, MAGIC);
+	ASSERT_NE(NULL, a);
+
+	ASSERT_EQ(0, madvise(f, 2 * XO_PAGE, MADV_WILLNEED));
+	CHECK(xo_check_noread(f + 3));
+	CHECK(xo_check_call(f, MAGIC));
+	/* Reclaim hints: the entries come back XO. */
+	if (madvise(f, 2 * XO_PAGE, MADV_PAGEOUT) == 0) {
+		CHECK(xo_check_noread(f + XO_PAGE + 3));
+		CHECK(xo_check_call(f + XO_PAGE, MAGIC + 1));
+	}
+	if (madvise(a, 2 * XO_PAGE, MADV_COLD) == 0) {
+		CHECK(xo_check_call(a, MAGIC));
+		CHECK(xo_check_noread(a + 3));
+	}
+	/* Anonymous DONTNEED: zero-filled, still XO. */
+	ASSERT_EQ(0, madvise(a, 2 * XO_PAGE, MADV_DONTNEED));
+	CHECK(xo_check_load_sized(xo_do_load, a + 100, 1, a + 100, (uint8_t[]){ 0 }));
+	CHECK(xo_check_noread(a + XO_PAGE + 100));
+	/* MADV_FREE needs a writable private anon mapping: not allowed here? It is, and harmless. */
+	madvise(a, XO_PAGE, MADV_FREE);
+	CHECK(xo_check_noread(a + 100));
+}
+
+TEST(mlock_and_map_populate)
+{
+	int fd = xo_code_memfd(4, MAGIC);
+	uint8_t *p, *a;
+
+	ASSERT_LE(0, fd);
+	/* Populated by the kernel before any user access. */
+	p = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	if (pfn_of(p + 2 * XO_PAGE) == 0)
+		TH_LOG("pagemap: MAP_POPULATE page not present (or no pagemap PFNs)");
+	CHECK(xo_check_noread(p + 2 * XO_PAGE + 7));
+	CHECK(xo_check_call(p + 2 * XO_PAGE, MAGIC + 2));
+
+	a = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+		 -1, 0);
+	ASSERT_NE(MAP_FAILED, a);
+	CHECK(xo_check_noread(a + 7));
+
+	a = xo_map_code(4, PROT_EXEC, MAGIC);
+	ASSERT_NE(NULL, a);
+	if (mlock(a, 4 * XO_PAGE) == 0) {
+		CHECK(xo_check_noread(a + XO_PAGE + 7));
+		CHECK(xo_check_call(a + 3 * XO_PAGE, MAGIC + 3));
+		ASSERT_EQ(0, munlock(a, 4 * XO_PAGE));
+	} else {
+		TH_LOG("mlock: %s (not checked)", strerror(errno));
+	}
+}
+
+TEST(madv_populate_read)
+{
+	int fd = xo_code_memfd(2, MAGIC);
+	uint8_t *p;
+	int ret;
+
+	ASSERT_LE(0, fd);
+	p = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	ret = madvise(p, 2 * XO_PAGE, MADV_POPULATE_READ);
+	if (ret && errno == EINVAL && !pfn_of(p))
+		TH_LOG("MADV_POPULATE_READ: EINVAL");
+	/* GUP without FOLL_FORCE needs VM_READ: refused on every kernel. */
+	EXPECT_EQ(-1, ret) TH_LOG("MADV_POPULATE_READ of a --x mapping succeeded");
+	EXPECT_TRUE(errno == EFAULT || errno == EINVAL || errno == ENOMEM)
+		TH_LOG("errno %d", errno);
+	CHECK(xo_check_noread(p + 9));
+	CHECK(xo_check_call(p + XO_PAGE, MAGIC + 1));
+}
+
+/* ---------------- userfaultfd ---------------- */
+
+struct uffd_ctx {
+	int uffd;
+	uint8_t *base;
+	int events;
+	uint32_t magic;
+};
+
+static void *uffd_thread(void *arg)
+{
+	struct uffd_ctx *c = arg;
+	uint8_t page[XO_PAGE] __attribute__((aligned(4096)));
+
+	for (;;) {
+		struct pollfd pfd = { .fd = c->uffd, .events = POLLIN };
+		struct uffd_msg msg;
+		struct uffdio_copy copy;
+		unsigned long addr;
+
+		if (poll(&pfd, 1, -1) <= 0)
+			continue;
+		if (read(c->uffd, &msg, sizeof(msg)) != sizeof(msg))
+			continue;
+		if (msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		addr = msg.arg.pagefault.address & ~(XO_PAGE - 1);
+		__atomic_add_fetch(&c->events, 1, __ATOMIC_SEQ_CST);
+		xo_fill_page(page, c->magic + (addr - (unsigned long)c->base) / XO_PAGE);
+		copy = (struct uffdio_copy){ .dst = addr, .src = (uintptr_t)page,
+					     .len = XO_PAGE };
+		ioctl(c->uffd, UFFDIO_COPY, &copy);
+	}
+	return NULL;
+}
+
+TEST(userfaultfd_missing)
+{
+	struct uffd_ctx c = { .magic = MAGIC };
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg;
+	uint8_t want[XO_PAGE];
+	pthread_t t;
+	int events;
+
+	c.uffd = syscall(SYS_userfaultfd, O_CLOEXEC | UFFD_USER_MODE_ONLY);
+	if (c.uffd < 0)
+		c.uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (c.uffd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(c.uffd, UFFDIO_API, &api));
+	c.base = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, c.base);
+	reg = (struct uffdio_register){
+		.range = { .start = (uintptr_t)c.base, .len = 4 * XO_PAGE },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	ASSERT_EQ(0, ioctl(c.uffd, UFFDIO_REGISTER, &reg));
+	ASSERT_EQ(0, pthread_create(&t, NULL, uffd_thread, &c));
+
+	/* An instruction fetch is resolved by the monitor... */
+	CHECK(xo_check_call(c.base, MAGIC));
+	EXPECT_EQ(1, c.events);
+	/* ...and the installed page is XO. */
+	CHECK(xo_check_noread(c.base + 12));
+	/*
+	 * A load from a missing page: where XO holds it is refused before
+	 * the monitor hears of it; where memory is readable it is resolved.
+	 */
+	xo_fill_page(want, MAGIC + 1);
+	CHECK(xo_check_load_sized(xo_do_load, c.base + XO_PAGE + 12, 1,
+				  c.base + XO_PAGE + 12, want + 12));
+	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
+	EXPECT_EQ(xo_mech == XO_MECH_READABLE ? 2 : 1, events)
+		TH_LOG("monitor events after a load: %d", events);
+	CHECK(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
+}
+
+/* ---------------- an ELF binary with a PF_X-only PT_LOAD ---------------- */
+
+#define ELF_XO_FUNC 0x500000UL
+#define ELF_XO_DATA 0x500008UL
+
+TEST(elf_pf_x_only_segment)
+{
+	char exe[PATH_MAX], prog[PATH_MAX + 32], perms[5];
+	char *dir;
+	struct user_regs_struct regs;
+	siginfo_t si;
+	int status;
+	ssize_t n;
+	long word;
+	pid_t pid;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	ASSERT_LT(0, n);
+	exe[n] = 0;
+	dir = dirname(exe);
+	if (strlen(dir) > sizeof(prog) - 32)
+		SKIP(return, "path too long");
+	strcpy(prog, dir);
+	strcat(prog, "/xo_elf_xonly");
+	if (access(prog, X_OK))
+		SKIP(return, "%s not built", prog);
+
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		execl(prog, prog, NULL);
+		_exit(127);
+	}
+	/* The exec stop. */
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP);
+	ASSERT_EQ(0, xo_maps_perms(pid, (void *)ELF_XO_FUNC, perms, NULL, NULL));
+	EXPECT_STREQ("--xp", perms);
+	/* The debugger reads the XO segment. */
+	errno = 0;
+	word = ptrace(PTRACE_PEEKTEXT, pid, (void *)ELF_XO_FUNC, NULL);
+	EXPECT_EQ(0, errno);
+	EXPECT_EQ(0xb8, word & 0xff) TH_LOG("PEEKTEXT: %#lx", word);
+
+	ASSERT_EQ(0, ptrace(PTRACE_CONT, pid, NULL, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+			TH_LOG("status %#x", status);
+		if (WIFSTOPPED(status))
+			kill(pid, SIGKILL);
+		return;
+	}
+	/* The call worked; the load from the segment faulted. */
+	ASSERT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGSEGV)
+		TH_LOG("status %#x, expected a SIGSEGV stop", status);
+	ASSERT_EQ(0, ptrace(PTRACE_GETSIGINFO, pid, NULL, &si));
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGS, pid, NULL, &regs));
+	EXPECT_EQ(ELF_XO_DATA, (unsigned long)si.si_addr);
+	EXPECT_EQ(xo_mech == XO_MECH_PKEY ? SEGV_PKUERR : SEGV_ACCERR, si.si_code);
+	EXPECT_GT(ELF_XO_FUNC, regs.rip) TH_LOG("faulted at rip %#llx", regs.rip);
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+}
+
+TEST_HARNESS_MAIN
