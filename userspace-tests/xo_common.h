@@ -70,6 +70,7 @@ static __thread sigjmp_buf xo_jmp;
 static __thread volatile int xo_armed;
 static __thread struct xo_fault xo_seen;
 static __thread char xo_msg[512];
+static int xo_handlers_installed;
 
 static const char *xo_fmt(const char *fmt, ...)
 {
@@ -86,6 +87,7 @@ static void xo_fault_handler(int sig, siginfo_t *si, void *uc)
 	if (!xo_armed) {
 		/* Not ours: die of it, the harness reports the signal. */
 		signal(sig, SIG_DFL);
+		xo_handlers_installed = 0;
 		return;
 	}
 	xo_seen.sig = sig;
@@ -102,6 +104,9 @@ static void xo_install_handlers(void)
 		.sa_flags = SA_SIGINFO | SA_NODEFER,
 	};
 
+	if (xo_handlers_installed)
+		return;
+	xo_handlers_installed = 1;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, NULL);
 	sigaction(SIGBUS, &sa, NULL);

@@ -18,6 +18,10 @@
 
 #include "kselftest_harness.h"
 
+/* TCG guests are slow: allow more than the harness' 30 s per test. */
+#undef TEST_TIMEOUT_DEFAULT
+#define TEST_TIMEOUT_DEFAULT 120
+
 #define MAGIC 0x6d6d0000u
 #define SZ_2M (2UL << 20)
 
