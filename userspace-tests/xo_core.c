@@ -15,6 +15,7 @@
 #include <sys/uio.h>
 #include <ucontext.h>
 #include <linux/futex.h>
+#include <linux/io_uring.h>
 
 #include "kselftest_harness.h"
 
@@ -798,6 +799,86 @@ TEST_F(kaccess, vmsplice_from_xo)
 	ret = vmsplice(fds[1], &iov, 1, 0);
 	EXPECT_EQ(-1, ret) TH_LOG("vmsplice of XO returned %zd", ret);
 	EXPECT_EQ(EFAULT, errno);
+}
+
+/* One IORING_OP_WRITE or IORING_OP_READ through a raw io_uring; its res. */
+static int io_uring_rw_once(int op, int fd, void *buf, unsigned int len, int *res)
+{
+	struct io_uring_params params = { 0 };
+	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cqe *cqes;
+	size_t sq_len, cq_len;
+	uint8_t *sq, *cq;
+	int ring, ret = -1;
+
+	ring = syscall(__NR_io_uring_setup, 4, &params);
+	if (ring < 0)
+		return -errno;
+	sq_len = params.sq_off.array + params.sq_entries * sizeof(unsigned int);
+	cq_len = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_SQ_RING);
+	cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  ring, IORING_OFF_CQ_RING);
+	sqe = mmap(NULL, params.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || sqe == MAP_FAILED)
+		goto out;
+	sq_tail = (unsigned int *)(sq + params.sq_off.tail);
+	sq_mask = (unsigned int *)(sq + params.sq_off.ring_mask);
+	sq_array = (unsigned int *)(sq + params.sq_off.array);
+	cq_head = (unsigned int *)(cq + params.cq_off.head);
+	cq_tail = (unsigned int *)(cq + params.cq_off.tail);
+	cq_mask = (unsigned int *)(cq + params.cq_off.ring_mask);
+	cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+
+	memset(sqe, 0, sizeof(*sqe));
+	sqe->opcode = op;
+	sqe->fd = fd;
+	sqe->addr = (uintptr_t)buf;
+	sqe->len = len;
+	sqe->off = (uint64_t)-1;
+	sq_array[*sq_tail & *sq_mask] = 0;
+	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		goto out;
+	if (__atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head)
+		goto out;
+	*res = cqes[*cq_head & *cq_mask].res;
+	ret = 0;
+out:
+	close(ring);
+	return ret;
+}
+
+/* The kernel copies from XO on the task's behalf, maybe from an io-wq worker. */
+TEST_F(kaccess, io_uring_write_from_xo)
+{
+	int fds[2], res = 0, ret;
+
+	XO_REQUIRE();
+	ASSERT_EQ(0, pipe(fds));
+	ret = io_uring_rw_once(IORING_OP_WRITE, fds[1], self->p + 64, 64, &res);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-EFAULT, res);
+}
+
+TEST_F(kaccess, io_uring_read_into_xo)
+{
+	char msg[64] = "overwrite";
+	int fds[2], res = 0, ret;
+
+	ASSERT_EQ(0, pipe(fds));
+	ASSERT_EQ(sizeof(msg), write(fds[1], msg, sizeof(msg)));
+	ret = io_uring_rw_once(IORING_OP_READ, fds[0], self->p, sizeof(msg), &res);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	EXPECT_EQ(-EFAULT, res);
+	CHECK(xo_check_call(self->p, MAGIC));
 }
 
 TEST_F(kaccess, futex_on_xo)
