@@ -14,10 +14,13 @@
  *   xo-ptdump --demo    human-readable: each VMA with its entries, NR marked
  *   xo-ptdump --list    only the NR ranges and their VMAs
  *   xo-ptdump --selftest the parser and cross-check on synthesized dumps
+ *   xo-ptdump --run PROG [ARGS]  the same listing for PROG, read by PROG
+ *                       itself at its first signal or at its exit
  */
 #include "xo_common.h"
 
 #include <ctype.h>
+#include <limits.h>
 #include "kselftest.h"
 
 #define USER_TOP 0x800000000000UL
@@ -51,18 +54,25 @@ static const char *find_ptdump(void)
 		"/sys/kernel/debug/page_tables/current_user",
 		"/sys/kernel/debug/page_tables/current_kernel",
 	};
+	const char *override = getenv("XO_PTDUMP_PATH");
 	size_t i;
 
+	/* Only to exercise the tool where debugfs has no ptdump. */
+	if (override)
+		return override;
 	for (i = 0; i < ARRAY_SIZE(paths); i++)
 		if (access(paths[i], R_OK) == 0)
 			return paths[i];
 	return NULL;
 }
 
-static int read_maps(void)
+static int read_maps_of(pid_t pid)
 {
-	char line[512];
-	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512], path[64];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	f = fopen(path, "r");
 
 	if (!f)
 		return -1;
@@ -144,6 +154,11 @@ static int read_ptdump(void)
 	dumpbuf[len] = 0;
 	parse_ptdump();
 	return 0;
+}
+
+static int read_maps(void)
+{
+	return read_maps_of(getpid());
 }
 
 static int is_xo_vma(const struct vma *v)
@@ -498,27 +513,12 @@ static const char *scen_tag(const struct vma *v)
 	return NULL;
 }
 
-static int demo_main(int list_only, int synthetic)
+/* Each VMA and its present entries; then the verdict as an exit status. */
+static int print_listing(int list_only, const char *who, int synthetic)
 {
 	int i, j, bad, xo_present;
 
-	printf("xo-ptdump: exec_only %s, XO mechanism expected: %s\n",
-	       xo_exec_only_advertised ? "advertised" : "NOT advertised",
-	       xo_mech == XO_MECH_NR ? "NR bit" : xo_off_reason());
-	if (synthetic) {
-		/* Show the output format without debugfs: a made-up dump. */
-		ptdump_path = "SYNTHETIC dump (--demo-synthetic), not the kernel's";
-		if (setup_scenario() || read_maps())
-			return KSFT_FAIL;
-		synth_dump(NULL, NULL);
-	} else if (!ptdump_path) {
-		printf("no page_tables in debugfs: mount debugfs and enable CONFIG_PTDUMP_DEBUGFS\n");
-		return KSFT_SKIP;
-	} else if (setup_scenario() || snapshot()) {
-		perror("setup");
-		return KSFT_FAIL;
-	}
-	printf("page tables: %s; VMAs: /proc/self/maps (pid %d)\n\n", ptdump_path, getpid());
+	printf("page tables: %s; VMAs: %s\n\n", ptdump_path, who);
 	for (i = 0; i < nvmas; i++) {
 		const struct vma *v = &vmas[i];
 		const char *tag = scen_tag(v);
@@ -560,6 +560,203 @@ static int demo_main(int list_only, int synthetic)
 	return bad || !xo_present ? KSFT_FAIL : KSFT_PASS;
 }
 
+static void print_mode(void)
+{
+	printf("xo-ptdump: exec_only %s, XO mechanism expected: %s\n",
+	       xo_exec_only_advertised ? "advertised" : "NOT advertised",
+	       xo_mech == XO_MECH_NR ? "NR bit" : xo_off_reason());
+}
+
+static int demo_main(int list_only, int synthetic)
+{
+	char who[64];
+
+	print_mode();
+	if (synthetic) {
+		/* Show the output format without debugfs: a made-up dump. */
+		ptdump_path = "SYNTHETIC dump (--demo-synthetic), not the kernel's";
+		if (setup_scenario() || read_maps())
+			return KSFT_FAIL;
+		synth_dump(NULL, NULL);
+	} else if (!ptdump_path) {
+		printf("no page_tables in debugfs: mount debugfs and enable CONFIG_PTDUMP_DEBUGFS\n");
+		return KSFT_SKIP;
+	} else if (setup_scenario() || snapshot()) {
+		perror("setup");
+		return KSFT_FAIL;
+	}
+	snprintf(who, sizeof(who), "/proc/self/maps (pid %d)", getpid());
+	return print_listing(list_only, who, synthetic);
+}
+
+/*
+ * --run PROG [ARGS]: the dump must be read by PROG itself, so PROG runs
+ * under ptrace and, at its first signal (a fault, say) or at its
+ * exit_group(), is made to open and read the ptdump file: syscalls
+ * injected at a syscall instruction found in its executable mappings, path
+ * and buffer below its stack pointer. x86-64 tracees only.
+ */
+#include <sys/ptrace.h>
+#include <sys/user.h>
+
+static unsigned long find_syscall_insn(pid_t pid, int memfd)
+{
+	static uint8_t text[1 << 16];
+	int i;
+
+	for (i = 0; i < nvmas; i++) {
+		unsigned long a;
+
+		if (vmas[i].perms[2] != 'x' || vmas[i].perms[0] != 'r')
+			continue;
+		for (a = vmas[i].start; a < vmas[i].end; a += sizeof(text)) {
+			size_t len = vmas[i].end - a < sizeof(text) ? vmas[i].end - a : sizeof(text);
+			ssize_t n = pread(memfd, text, len, (off_t)a);
+			ssize_t k;
+
+			for (k = 0; k + 1 < n; k++)
+				if (text[k] == 0x0f && text[k + 1] == 0x05)
+					return a + k;
+		}
+	}
+	return 0;
+}
+
+static long inject(pid_t pid, const struct user_regs_struct *base, unsigned long insn,
+		   long nr, long a1, long a2, long a3)
+{
+	struct user_regs_struct r = *base;
+	int status;
+
+	r.rip = insn;
+	r.rax = nr;
+	r.orig_rax = -1;
+	r.rdi = a1;
+	r.rsi = a2;
+	r.rdx = a3;
+	if (ptrace(PTRACE_SETREGS, pid, NULL, &r) ||
+	    ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL) ||
+	    waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status) ||
+	    ptrace(PTRACE_GETREGS, pid, NULL, &r))
+		return -ENOSYS;
+	return r.rax;
+}
+
+static int dump_from_tracee(pid_t pid, const struct user_regs_struct *regs)
+{
+	unsigned long insn, path_at, buf_at;
+	char memp[64];
+	size_t len = 0;
+	long fd, n;
+	int memfd;
+
+	snprintf(memp, sizeof(memp), "/proc/%d/mem", (int)pid);
+	memfd = open(memp, O_RDWR);
+	if (memfd < 0 || read_maps_of(pid))
+		return -1;
+	insn = find_syscall_insn(pid, memfd);
+	if (!insn) {
+		fprintf(stderr, "xo-ptdump: no syscall instruction in the tracee\n");
+		return -1;
+	}
+	/* Below the red zone: dead stack by the ABI. */
+	path_at = (regs->rsp - 256 - 512) & ~15UL;
+	buf_at = path_at - 8192;
+	if (pwrite(memfd, ptdump_path, strlen(ptdump_path) + 1, (off_t)path_at) < 0)
+		return -1;
+	fd = inject(pid, regs, insn, SYS_openat, AT_FDCWD, path_at, O_RDONLY);
+	if (fd < 0) {
+		fprintf(stderr, "xo-ptdump: openat in the tracee: %s\n", strerror(-fd));
+		return -1;
+	}
+	while ((n = inject(pid, regs, insn, SYS_read, fd, buf_at, 4096)) > 0 &&
+	       len + n < sizeof(dumpbuf) - 1) {
+		if (pread(memfd, dumpbuf + len, n, (off_t)buf_at) != n)
+			break;
+		len += n;
+	}
+	inject(pid, regs, insn, SYS_close, fd, 0, 0);
+	dumpbuf[len] = 0;
+	close(memfd);
+	parse_ptdump();
+	return 0;
+}
+
+static int run_main(char **argv)
+{
+	struct user_regs_struct regs;
+	int status, sig = 0, ret = KSFT_FAIL, entering = 0;
+	char who[PATH_MAX + 64];
+	pid_t pid;
+
+	print_mode();
+	if (!ptdump_path) {
+		printf("no page_tables in debugfs: mount debugfs and enable CONFIG_PTDUMP_DEBUGFS\n");
+		return KSFT_SKIP;
+	}
+	pid = fork();
+	if (pid == 0) {
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFSTOPPED(status))
+		return KSFT_FAIL;
+	ptrace(PTRACE_SETOPTIONS, pid, NULL, (void *)PTRACE_O_TRACESYSGOOD);
+	for (;;) {
+		if (ptrace(PTRACE_SYSCALL, pid, NULL, (void *)(long)sig) ||
+		    waitpid(pid, &status, 0) != pid)
+			return KSFT_FAIL;
+		sig = 0;
+		if (WIFEXITED(status) || WIFSIGNALED(status)) {
+			fprintf(stderr, "xo-ptdump: %s ended before a stop point\n", argv[0]);
+			return KSFT_FAIL;
+		}
+		if (ptrace(PTRACE_GETREGS, pid, NULL, &regs))
+			return KSFT_FAIL;
+		if (regs.cs != 0x33) {
+			fprintf(stderr, "xo-ptdump: --run needs a 64-bit program\n");
+			kill(pid, SIGKILL);
+			return KSFT_FAIL;
+		}
+		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
+			entering = !entering;
+			if (entering && (regs.orig_rax == SYS_exit_group || regs.orig_rax == SYS_exit)) {
+				/* Replace exit by getpid; stop after it; replay exit later. */
+				long nr = regs.orig_rax;
+
+				regs.orig_rax = SYS_getpid;
+				ptrace(PTRACE_SETREGS, pid, NULL, &regs);
+				ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
+				waitpid(pid, &status, 0);
+				ptrace(PTRACE_GETREGS, pid, NULL, &regs);
+				snprintf(who, sizeof(who), "/proc/%d/maps of %s, at its exit", pid, argv[0]);
+				if (dump_from_tracee(pid, &regs) == 0)
+					ret = print_listing(0, who, 0);
+				regs.rip -= 2;
+				regs.rax = nr;
+				ptrace(PTRACE_SETREGS, pid, NULL, &regs);
+				ptrace(PTRACE_CONT, pid, NULL, NULL);
+				waitpid(pid, &status, 0);
+				return ret;
+			}
+			continue;
+		}
+		sig = WSTOPSIG(status);
+		if (sig == SIGTRAP)
+			continue;	/* the exec stop */
+		snprintf(who, sizeof(who), "/proc/%d/maps of %s, at its signal %d (%s)",
+			 pid, argv[0], sig, strsignal(sig));
+		if (dump_from_tracee(pid, &regs) == 0)
+			ret = print_listing(0, who, 0);
+		ptrace(PTRACE_SETREGS, pid, NULL, &regs);
+		kill(pid, SIGKILL);
+		ptrace(PTRACE_CONT, pid, NULL, NULL);
+		waitpid(pid, &status, 0);
+		return ret;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	ptdump_path = find_ptdump();
@@ -571,8 +768,10 @@ int main(int argc, char **argv)
 		return demo_main(1, 0);
 	if (argc > 1 && !strcmp(argv[1], "--selftest"))
 		return selftest_main();
+	if (argc > 2 && !strcmp(argv[1], "--run"))
+		return run_main(argv + 2);
 	if (argc > 1) {
-		fprintf(stderr, "usage: %s [--demo | --list | --selftest | --demo-synthetic]\n", argv[0]);
+		fprintf(stderr, "usage: %s [--demo | --list | --selftest | --demo-synthetic | --run PROG [ARGS]]\n", argv[0]);
 		return 2;
 	}
 	return tap_main();
