@@ -509,15 +509,24 @@ TEST(userfaultfd_missing)
 	/* ...and the installed page is XO. */
 	CHECK(xo_check_noread(c.base + 12));
 	/*
-	 * A load from a missing page: where XO holds it is refused before
-	 * the monitor hears of it; where memory is readable it is resolved.
+	 * A load from a missing page faults all the same. The pkey check
+	 * refuses it before the monitor hears of it; with XO the kernel may
+	 * first populate the page (a read of a not-present page of an
+	 * accessible VMA is allowed) and then refuse the present NR entry.
 	 */
 	xo_fill_page(want, MAGIC + 1);
 	CHECK(xo_check_load_sized(xo_do_load, c.base + XO_PAGE + 12, 1,
 				  c.base + XO_PAGE + 12, want + 12));
 	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
-	EXPECT_EQ(xo_mech == XO_MECH_READABLE ? 2 : 1, events)
-		TH_LOG("monitor events after a load: %d", events);
+	TH_LOG("monitor events after the load: %d", events);
+	if (xo_mech == XO_MECH_READABLE)
+		EXPECT_EQ(2, events);
+	else if (xo_mech == XO_MECH_PKEY)
+		EXPECT_EQ(1, events);
+	else
+		EXPECT_TRUE(events == 1 || events == 2);
+	/* Whatever the monitor put there is XO. */
+	CHECK(xo_check_noread(c.base + XO_PAGE + 12));
 	CHECK(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
 }
 
