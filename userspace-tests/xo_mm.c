@@ -519,12 +519,13 @@ TEST(userfaultfd_missing)
 				  c.base + XO_PAGE + 12, want + 12));
 	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
 	TH_LOG("monitor events after the load: %d", events);
-	if (xo_mech == XO_MECH_READABLE)
+	if (xo_mech == XO_MECH_READABLE) {
 		EXPECT_EQ(2, events);
-	else if (xo_mech == XO_MECH_PKEY)
+	} else if (xo_mech == XO_MECH_PKEY) {
 		EXPECT_EQ(1, events);
-	else
+	} else {
 		EXPECT_TRUE(events == 1 || events == 2);
+	}
 	/* Whatever the monitor put there is XO. */
 	CHECK(xo_check_noread(c.base + XO_PAGE + 12));
 	CHECK(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
