@@ -1109,15 +1109,9 @@ static void uc_handler(int sig, siginfo_t *si, void *ctx)
 		}
 	}
 #endif
-	/* Also try the flags: AC and RF. */
+	/* Also set RF (AC would turn misaligned accesses into SIGBUS). */
 	if (n == 0) {
-#ifdef __x86_64__
-		uc->uc_mcontext.gregs[REG_EFL] ^= 1 << 18;
 		uc->uc_mcontext.gregs[REG_EFL] |= 1 << 16;
-#else
-		uc->uc_mcontext.gregs[REG_EFL] ^= 1 << 18;
-		uc->uc_mcontext.gregs[REG_EFL] |= 1 << 16;
-#endif
 		return;	/* retry the load */
 	}
 #ifdef __x86_64__
