@@ -930,6 +930,44 @@ TEST(path_argument_in_xo)
 	}
 }
 
+/* Syscall structures the kernel reads from, or writes to, XO memory. */
+TEST(struct_arguments_in_xo)
+{
+	uint8_t *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	static char data[8] = "xo-data";
+	struct timespec ts = { 0, 1000 };
+	struct iovec iov = { data, sizeof(data) };
+	int fds[2], err;
+	long ret;
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_EQ(0, pipe(fds));
+	memcpy(p, &ts, sizeof(ts));
+	memcpy(p + 64, &iov, sizeof(iov));
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+
+	ret = nanosleep((struct timespec *)p, NULL);
+	err = errno;
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(0, ret);
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("nanosleep(xo timespec): errno %d", err);
+	}
+	ret = writev(fds[1], (struct iovec *)(p + 64), 1);
+	err = errno;
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(sizeof(data), ret);
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("writev(xo iovec): errno %d", err);
+	}
+	/* A kernel store: refused in every mode. */
+	EXPECT_EQ(-1, syscall(SYS_getrandom, p + 128, 16, 0));
+	EXPECT_EQ(EFAULT, errno);
+}
+
 /* Remote reads by GUP without FOLL_FORCE: VM_READ is required everywhere. */
 TEST_F(kaccess, process_vm_readv)
 {
