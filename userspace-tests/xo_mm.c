@@ -91,7 +91,8 @@ TEST(memfd_jit_aliases)
 	int fd = xo_code_memfd(2, MAGIC);
 	uint8_t want[XO_PAGE], buf[XO_PAGE];
 	uint8_t *rw, *x;
-	int i;
+	int i, pfd[2];
+	ssize_t ret;
 
 	ASSERT_LE(0, fd);
 	rw = mmap(NULL, 2 * XO_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -111,6 +112,17 @@ TEST(memfd_jit_aliases)
 	EXPECT_EQ(0, memcmp(buf, want, XO_PAGE));
 	if (pfn_of(rw))
 		EXPECT_EQ(pfn_of(rw), pfn_of(x));
+
+	/* The kernel copies from the RW alias, not from the X alias. */
+	ASSERT_EQ(0, pipe(pfd));
+	EXPECT_EQ(64, write(pfd[1], rw + 8, 64));
+	ret = write(pfd[1], x + 8, 64);
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(64, ret);
+	} else {
+		EXPECT_EQ(-1, ret) TH_LOG("write(pipe, X alias) returned %zd", ret);
+		EXPECT_EQ(EFAULT, errno);
+	}
 }
 
 /* A file mapped XO while another mapping and read(2) read it. */
