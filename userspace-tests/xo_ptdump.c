@@ -493,7 +493,8 @@ static void print_report(const char *fmt, ...)
 {
 	va_list ap;
 
-	printf("  !! ");
+	/* Without XO these are what the stock kernel does, not errors. */
+	printf(xo_mech == XO_MECH_NR ? "  !! " : "  (no XO) ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
