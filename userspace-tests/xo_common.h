@@ -74,11 +74,14 @@ static int xo_handlers_installed;
 
 static const char *xo_fmt(const char *fmt, ...)
 {
+	char buf[sizeof(xo_msg)];
 	va_list ap;
 
+	/* Arguments may point into xo_msg itself (messages get prefixed). */
 	va_start(ap, fmt);
-	vsnprintf(xo_msg, sizeof(xo_msg), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(xo_msg, buf, sizeof(xo_msg));
 	return xo_msg;
 }
 
