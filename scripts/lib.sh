@@ -32,6 +32,10 @@ QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
 BZIMAGE=$KERNEL_OUT/arch/x86/boot/bzImage
 TESTS_OUT=$XO_BUILD/userspace-tests
 
+# ccache keyed on paths relative to the checkout, so a fresh clone elsewhere
+# (CI) still hits the cache.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$XO_TOP}
+
 XO_START=${XO_START:-$(date +%s)}
 export XO_START
 
