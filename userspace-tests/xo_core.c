@@ -761,7 +761,7 @@ TEST_F(kaccess, write_from_xo)
 	if (ret > 0)
 		ASSERT_EQ(ret, read(fds[0], buf, ret));
 	expect_copy_from(_metadata, "write(pipe, xo)", ret, err, buf, self->want + 16, 64);
-	/* Straddling into the XO page from a readable buffer's end is not possible here; across two XO pages: */
+	/* A copy spanning both XO pages. */
 	ret = write(fds[1], self->p + XO_PAGE - 8, 16);
 	err = errno;
 	if (ret > 0)

@@ -341,7 +341,6 @@ static void count_in(const void *addr, size_t len, unsigned long *present,
 		*present += b - a;
 		if (r->nr)
 			*nr += b - a;
-		lvl = strrchr(r->flags, ' ') ? r->flags : "";
 		/* The last flag token is the level name (pte, pmd, pud). */
 		lvl = r->flags + strlen(r->flags);
 		while (lvl > r->flags && lvl[-1] == ' ')
