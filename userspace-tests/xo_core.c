@@ -304,6 +304,27 @@ TEST_F(transition, steps)
 	}
 }
 
+/*
+ * R-X -> --X changes only the NR bit of a present entry: the old readable
+ * translation, cached by a load just before, must not survive mprotect().
+ */
+TEST(mprotect_rx_to_x_after_load)
+{
+	uint8_t *p = xo_map_code(1, PROT_READ | PROT_EXEC, MAGIC);
+	uint8_t want[XO_PAGE];
+	int round;
+
+	ASSERT_NE(NULL, p);
+	xo_fill_page(want, MAGIC);
+	for (round = 0; round < 10; round++) {
+		ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_READ | PROT_EXEC));
+		REQUIRE(xo_check_readable(p + 64, want + 64, 1));
+		ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+		CHECK(xo_check_load(p + 64, 1, p + 64));
+	}
+	CHECK(xo_check_call(p, MAGIC));
+}
+
 /* ---------------- partial ranges: VMA split and merge ---------------- */
 
 static const char *check_perms(void *addr, const char *want,
