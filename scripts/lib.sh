@@ -121,3 +121,13 @@ select_tree() {
 	*) return 1 ;;
 	esac
 }
+
+# last_program_output LOG NAME: what the last run of program NAME printed in a
+# guest console log (between its XO-TEST-BEGIN and XO-TEST-END markers).
+last_program_output() {
+	tr -d '\r' <"$1" | awk -v name="$2" '
+		$1 == "XO-TEST-BEGIN" && $2 == name { n = 0; on = 1; next }
+		$1 == "XO-TEST-END" && $2 == name { on = 0; keep = n; for (i = 0; i < n; i++) k[i] = b[i]; next }
+		on { b[n++] = $0 }
+		END { for (i = 0; i < keep; i++) print k[i] }'
+}
