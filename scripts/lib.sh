@@ -31,6 +31,9 @@ QEMU_OUT=$XO_BUILD/qemu
 QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
 BZIMAGE=$KERNEL_OUT/arch/x86/boot/bzImage
 TESTS_OUT=$XO_BUILD/userspace-tests
+# Firmware is not built with QEMU: it comes from Debian's seabios and
+# qemu-system-data. No NIC: the default one wants an option ROM not there.
+QEMU_FW_ARGS=(-L /usr/share/seabios -L /usr/share/qemu -nic none)
 
 # ccache keyed on paths relative to the checkout, so a fresh clone elsewhere
 # (CI) still hits the cache.
