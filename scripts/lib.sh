@@ -31,6 +31,10 @@ QEMU_OUT=$XO_BUILD/qemu
 QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
 BZIMAGE=$KERNEL_OUT/arch/x86/boot/bzImage
 TESTS_OUT=$XO_BUILD/userspace-tests
+# The conformance suite's sources live in userspace-tests/; the guest series
+# carries the same files as a kselftest (scripts/sync-kselftest).
+SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds)
+SUITE_KSELFTEST_DIR=tools/testing/selftests/x86/kvm_xo
 # Firmware is not built with QEMU: it comes from Debian's seabios and
 # qemu-system-data. No NIC: the default one wants an option ROM not there.
 QEMU_FW_ARGS=(-L /usr/share/seabios -L /usr/share/qemu -nic none)
