@@ -36,6 +36,10 @@ matrix.rwx.file_private
 matrix.rwx.anon_mprotect
 '
 grep -qw exec_only /proc/cpuinfo && { echo "this kernel has exec_only: run it elsewhere"; exit 2; }
+# O_DIRECT goes to a file next to the programs (no /dev/ram0 here).
+XO_TEST_DIRECT_IO=$out/xo-direct-io.img
+export XO_TEST_DIRECT_IO
+dd if=/dev/zero of="$XO_TEST_DIRECT_IO" bs=4096 count=2 2>/dev/null
 bad=0
 for prog in xo_core xo_mm; do
 	log=$("$out/$prog" 2>&1)
@@ -51,5 +55,6 @@ for prog in xo_core xo_mm; do
 		fi
 	done
 done
+rm -f "$XO_TEST_DIRECT_IO"
 [ $bad -eq 0 ] && echo "host self-check: OK" || echo "host self-check: FAILED"
 exit $bad

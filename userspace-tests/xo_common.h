@@ -28,6 +28,7 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -166,6 +167,19 @@ static const char *xo_expect_fault(int res, const struct xo_fault *f,
 	return NULL;
 }
 
+/* Any fault: signal, si_code and si_addr exactly (SI_KERNEL: addr NULL). */
+static const char *xo_expect_signal(int res, const struct xo_fault *f, int sig,
+				    int code, const void *addr)
+{
+	if (res == 0)
+		return xo_fmt("completed, expected signal %d si_code %#x si_addr %p",
+			      sig, code, addr);
+	if (f->sig != sig || f->code != code || f->addr != addr)
+		return xo_fmt("signal %d si_code %#x si_addr %p, expected signal %d si_code %#x si_addr %p",
+			      f->sig, f->code, f->addr, sig, code, addr);
+	return NULL;
+}
+
 /* ---- the accesses ---- */
 
 struct xo_access {
@@ -181,9 +195,15 @@ static void xo_do_load(void *arg)
 	const void *p = a->src;
 
 	switch (a->size) {
-	case 1: a->val = *(const volatile uint8_t *)p; break;
-	case 2: a->val = *(const volatile uint16_t *)p; break;
-	case 4: a->val = *(const volatile uint32_t *)p; break;
+	case 1:
+		a->val = *(const volatile uint8_t *)p;
+		break;
+	case 2:
+		a->val = *(const volatile uint16_t *)p;
+		break;
+	case 4:
+		a->val = *(const volatile uint32_t *)p;
+		break;
 	default:
 #ifdef __x86_64__
 		asm volatile("movq (%1), %0" : "=r"(a->val) : "r"(p) : "memory");
@@ -556,6 +576,18 @@ static int xo_code_memfd(size_t pages, uint32_t magic)
 		}
 	}
 	return fd;
+}
+
+/* Pin the calling thread to cpu; 0 when it now runs there. */
+static int xo_pin_to_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	if (sched_setaffinity(0, sizeof(set), &set))
+		return -1;
+	return sched_getcpu() == cpu ? 0 : -1;
 }
 
 /* The permission string of the /proc/self/maps line containing addr. */

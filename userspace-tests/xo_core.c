@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/user.h>
 #include <ucontext.h>
 #include <linux/futex.h>
 #include <linux/io_uring.h>
@@ -416,21 +417,12 @@ struct mt_ctx {
 	char buf[512];
 };
 
-static void pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	sched_setaffinity(0, sizeof(set), &set);
-}
-
 static void *mt_thread(void *arg)
 {
 	struct mt_ctx *c = arg;
 	int seen = 0;
 
-	pin_to_cpu(1);
+	xo_pin_to_cpu(1);
 	for (;;) {
 		int seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
 		const char *m = NULL;
@@ -502,7 +494,7 @@ TEST(smp_mprotect_visibility)
 			SKIP(return, "32-bit threads need CONFIG_COMPAT_32BIT_TIME (time32 futex: ENOSYS)");
 	}
 #endif
-	pin_to_cpu(0);
+	xo_pin_to_cpu(0);
 	c.p = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
 	ASSERT_NE(NULL, c.p);
 	ASSERT_EQ(0, pthread_create(&t, NULL, mt_thread, &c));
@@ -1110,6 +1102,111 @@ TEST(ptrace_and_proc_mem)
 	CHECK(xo_check_call(p, MAGIC));
 }
 
+#ifdef __x86_64__
+#define REG_IP(r) ((r).rip)
+#define REG_SP(r) ((r).rsp)
+#define REG_AX(r) ((r).rax)
+#else
+#define REG_IP(r) ((r).eip)
+#define REG_SP(r) ((r).esp)
+#define REG_AX(r) ((r).eax)
+#endif
+#define REG_FL(r) ((r).eflags)
+#define EFLAGS_TF 0x100UL
+
+/* One PTRACE_SINGLESTEP; the tracee's registers after it. */
+static const char *step_tracee(pid_t pid, struct user_regs_struct *regs)
+{
+	int status;
+
+	if (ptrace(PTRACE_SINGLESTEP, pid, NULL, NULL))
+		return xo_fmt("PTRACE_SINGLESTEP: %s", strerror(errno));
+	if (waitpid(pid, &status, 0) != pid)
+		return xo_fmt("waitpid: %s", strerror(errno));
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGTRAP)
+		return xo_fmt("status %#x, expected a SIGTRAP stop", status);
+	if (ptrace(PTRACE_GETREGS, pid, NULL, regs))
+		return xo_fmt("PTRACE_GETREGS: %s", strerror(errno));
+	return NULL;
+}
+
+/*
+ * PTRACE_SINGLESTEP through XO code. Before each step the kernel reads the
+ * instruction (is_setting_trap_flag(): access_process_vm, FOLL_FORCE) to
+ * tell a popf that sets TF itself from the TF it set for the step: only if
+ * it read the popf does the tracer see the tracee's own TF afterwards.
+ */
+TEST(singlestep_through_xo)
+{
+	/* int3; pushf; popf; mov $MAGIC,%eax; nop; ret */
+	uint8_t code[] = { 0xcc, 0x9c, 0x9d, 0xb8, 0, 0, 0, 0, 0x90, 0xc3 };
+	/* The IP after stepping pushf, popf, mov, nop. */
+	static const size_t next[] = { 2, 3, 8, 9 };
+	uint8_t *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint32_t magic = MAGIC;
+	struct user_regs_struct regs;
+	unsigned long ret_addr;
+	int status;
+	size_t i;
+	long word;
+	pid_t pid;
+
+	ASSERT_NE(MAP_FAILED, p);
+	memcpy(code + 4, &magic, 4);
+	memcpy(p, code, sizeof(code));
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		uint32_t (*fn)(void) = (uint32_t (*)(void))p;
+		int bad;
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		bad = child_report("stepped code's result",
+				   fn() == MAGIC ? NULL : "wrong value");
+		bad |= child_report("load after stepping", xo_check_noread(p + 2));
+		_exit(bad);
+	}
+	/* The int3. */
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status) && WSTOPSIG(status) == SIGTRAP)
+		TH_LOG("status %#x, expected the int3's SIGTRAP stop", status);
+	ASSERT_EQ(0, ptrace(PTRACE_GETREGS, pid, NULL, &regs));
+	ASSERT_EQ((uintptr_t)p + 1, REG_IP(regs));
+	for (i = 0; i < ARRAY_SIZE(next); i++) {
+		REQUIRE(step_tracee(pid, &regs));
+		EXPECT_EQ((uintptr_t)p + next[i], REG_IP(regs)) TH_LOG("step %zu", i);
+		if (i == 0) {
+			/* pushf saved the TF of the step, which ptrace hides. */
+			errno = 0;
+			word = ptrace(PTRACE_PEEKDATA, pid, REG_SP(regs), NULL);
+			EXPECT_EQ(0, errno);
+			EXPECT_TRUE(word & EFLAGS_TF) TH_LOG("pushf saved %#lx", word);
+			EXPECT_FALSE(REG_FL(regs) & EFLAGS_TF)
+				TH_LOG("debugger's TF visible: %#lx", (unsigned long)REG_FL(regs));
+		}
+		if (i == 1)
+			EXPECT_TRUE(REG_FL(regs) & EFLAGS_TF)
+				TH_LOG("TF set by popf hidden (%#lx): the kernel did not read the popf",
+				       (unsigned long)REG_FL(regs));
+	}
+	EXPECT_EQ(MAGIC, (uint32_t)REG_AX(regs));
+	/* The ret, back to the caller. */
+	errno = 0;
+	ret_addr = ptrace(PTRACE_PEEKDATA, pid, REG_SP(regs), NULL);
+	ASSERT_EQ(0, errno);
+	REQUIRE(step_tracee(pid, &regs));
+	EXPECT_EQ(ret_addr, REG_IP(regs)) TH_LOG("after ret");
+	/* The tracee's popf left TF set: clear it, then let it run. */
+	REG_FL(regs) &= ~EFLAGS_TF;
+	ASSERT_EQ(0, ptrace(PTRACE_SETREGS, pid, NULL, &regs));
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("tracee status %#x", status);
+}
+
 /* ---------------- signals ---------------- */
 
 static volatile uint32_t handler_flag;
@@ -1218,6 +1315,197 @@ TEST(handler_cannot_unprotect_via_ucontext)
 	EXPECT_EQ(SEGV_ACCERR, uc_codes[0]);
 	EXPECT_EQ(SEGV_ACCERR, uc_codes[1]);
 	TH_LOG("PKRU in the signal frame %s", uc_pkru_cleared ? "cleared" : "absent");
+}
+
+/* ---------------- the kernel reading the code that faulted ---------------- */
+
+/* Write val to a /proc/sys file, keeping its old value in old (n bytes). */
+static int sysctl_swap(const char *path, const char *val, char *old, size_t n)
+{
+	int fd = open(path, O_RDWR);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, old, n - 1);
+	old[r > 0 ? r : 0] = 0;
+	r = r > 0 ? pwrite(fd, val, strlen(val), 0) : -1;
+	close(fd);
+	return r > 0 ? 0 : -1;
+}
+
+/* The text of the next /dev/kmsg record, NULL when there is none. */
+static const char *kmsg_next(int fd, char *buf, size_t n)
+{
+	ssize_t r;
+	char *t;
+
+	/* EPIPE: records were overwritten; the read goes on after them. */
+	do
+		r = read(fd, buf, n - 1);
+	while (r < 0 && errno == EPIPE);
+	if (r <= 0)
+		return NULL;
+	buf[r] = 0;
+	t = strchr(buf, ';');
+	if (!t)
+		return "";
+	t++;
+	t[strcspn(t, "\n")] = 0;
+	return t;
+}
+
+/*
+ * A process without a SIGSEGV handler crashes in XO code: the kernel logs
+ * it (show_signal_msg()) with show_opcodes(), which copies the code around
+ * the IP from user memory. It must not read XO code; stock prints it.
+ */
+TEST(show_opcodes_on_xo_page)
+{
+	/* xor %eax,%eax; mov (%rax|%eax),%eax; ret: a load of NULL. */
+	static const uint8_t crash[] = { 0x31, 0xc0, 0x8b, 0x00, 0xc3 };
+	/* show_opcodes() dumps ip - 42 .. ip + 21: all inside the page. */
+	const size_t off = 0x100, ip_off = off + 2;
+	char tag[64], buf[1024], code_line[512] = "", want[512], *w = want;
+	char old_trace[16], old_rate[16];
+	unsigned long long seg_ip = 0;
+	uint8_t page[XO_PAGE];
+	struct xo_access a;
+	struct xo_fault f;
+	int kmsg, status, seg = 0, i;
+	const char *t;
+	uint8_t *p;
+	pid_t pid;
+
+	xo_fill_page(page, MAGIC);
+	memcpy(page + off, crash, sizeof(crash));
+	p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	memcpy(p, page, XO_PAGE);
+	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
+	/* The crash, caught: the same fault in every mode. */
+	a.src = p + off;
+	CHECK(xo_expect_fault(xo_try(xo_do_call, &a, &f), &f, SEGV_MAPERR, NULL));
+
+	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+	if (kmsg < 0)
+		SKIP(return, "/dev/kmsg: %s", strerror(errno));
+	lseek(kmsg, 0, SEEK_END);
+	if (sysctl_swap("/proc/sys/debug/exception-trace", "1", old_trace, sizeof(old_trace)))
+		SKIP(return, "cannot set /proc/sys/debug/exception-trace: %s", strerror(errno));
+	/* printk_ratelimit 0: the segfault report is never suppressed. */
+	if (sysctl_swap("/proc/sys/kernel/printk_ratelimit", "0", old_rate, sizeof(old_rate)))
+		old_rate[0] = 0;
+	pid = fork();
+	if (pid == 0) {
+		signal(SIGSEGV, SIG_DFL);
+		((void (*)(void))(p + off))();
+		_exit(0);
+	}
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	sysctl_swap("/proc/sys/debug/exception-trace", old_trace, buf, sizeof(buf));
+	if (old_rate[0])
+		sysctl_swap("/proc/sys/kernel/printk_ratelimit", old_rate, buf, sizeof(buf));
+	ASSERT_LT(0, pid);
+	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
+		TH_LOG("child status %#x, expected death by SIGSEGV", status);
+
+	snprintf(tag, sizeof(tag), "[%d]: segfault at 0 ip ", pid);
+	while ((t = kmsg_next(kmsg, buf, sizeof(buf)))) {
+		const char *s = strstr(t, tag);
+
+		if (!seg && s) {
+			seg = 1;
+			seg_ip = strtoull(s + strlen(tag), NULL, 16);
+		} else if (seg && !strncmp(t, "Code: ", 6)) {
+			snprintf(code_line, sizeof(code_line), "%s", t);
+			break;
+		}
+	}
+	close(kmsg);
+	ASSERT_TRUE(seg) TH_LOG("no \"%s\" in /dev/kmsg", tag);
+	EXPECT_EQ((uintptr_t)(p + ip_off), seg_ip);
+	if (xo_mech == XO_MECH_READABLE) {
+		w += sprintf(w, "Code:");
+		for (i = 0; i < 64; i++)
+			w += sprintf(w, i == 42 ? " <%02x>" : " %02x", page[ip_off - 42 + i]);
+	} else {
+		sprintf(want, "Code: Unable to access opcode bytes at 0x%lx.",
+			(unsigned long)(uintptr_t)(p + ip_off - 42));
+	}
+	EXPECT_STREQ(want, code_line);
+}
+
+struct umip_call {
+	void (*fn)(void *);
+	uint8_t buf[16];
+};
+
+static void umip_do_call(void *arg)
+{
+	struct umip_call *c = arg;
+
+	c->fn(c->buf);
+}
+
+/*
+ * With UMIP, sgdt in user mode raises #GP and the kernel emulates it:
+ * fixup_umip_exception() fetches the instruction with copy_from_user(),
+ * which XO refuses, so the task gets the #GP's SIGSEGV instead.
+ */
+TEST(umip_sgdt_from_xo)
+{
+#ifdef __x86_64__
+	/* sgdt (%rdi); ret */
+	static const uint8_t code[] = { 0x0f, 0x01, 0x07, 0xc3 };
+	const uint64_t base = 0xfffffffffffe0000ULL;	/* UMIP_DUMMY_GDT_BASE */
+#else
+	/* mov 4(%esp),%eax; sgdt (%eax); ret */
+	static const uint8_t code[] = { 0x8b, 0x44, 0x24, 0x04, 0x0f, 0x01, 0x00, 0xc3 };
+	const uint32_t base = 0xfffe0000;		/* its low 32 bits */
+#endif
+	/* Limit 0, then the base. */
+	uint8_t want[16];
+	struct umip_call c;
+	struct xo_fault f;
+	uint8_t *rx, *x;
+	int res;
+
+	if (!xo_cpuinfo_has("umip"))
+		SKIP(return, "no umip in /proc/cpuinfo: sgdt is not emulated here");
+	memset(want, 0x55, sizeof(want));
+	memset(want, 0, 2);
+	memcpy(want + 2, &base, sizeof(base));
+	rx = mmap(NULL, 2 * XO_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, rx);
+	x = rx + XO_PAGE;
+	memcpy(rx, code, sizeof(code));
+	memcpy(x, code, sizeof(code));
+	ASSERT_EQ(0, mprotect(rx, XO_PAGE, PROT_READ | PROT_EXEC));
+	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_EXEC));
+
+	/* From a readable page the kernel emulates it. */
+	c.fn = (void (*)(void *))rx;
+	memset(c.buf, 0x55, sizeof(c.buf));
+	res = xo_try(umip_do_call, &c, &f);
+	ASSERT_EQ(0, res) TH_LOG("sgdt from r-x: signal %d si_code %#x si_addr %p",
+				 f.sig, f.code, f.addr);
+	EXPECT_EQ(0, memcmp(want, c.buf, sizeof(want))) TH_LOG("sgdt from r-x: not the dummy GDT");
+
+	c.fn = (void (*)(void *))x;
+	memset(c.buf, 0x55, sizeof(c.buf));
+	res = xo_try(umip_do_call, &c, &f);
+	if (xo_mech == XO_MECH_READABLE) {
+		ASSERT_EQ(0, res) TH_LOG("sgdt from --x: signal %d si_code %#x si_addr %p",
+					 f.sig, f.code, f.addr);
+		EXPECT_EQ(0, memcmp(want, c.buf, sizeof(want)));
+	} else {
+		/* gp_user_force_sig_segv(): force_sig(), no address. */
+		CHECK(xo_expect_signal(res, &f, SIGSEGV, SI_KERNEL, NULL));
+		EXPECT_EQ(0x55, c.buf[0]) TH_LOG("sgdt from --x stored a result");
+	}
+	CHECK(xo_check_noread(x));
 }
 
 int main(int argc, char **argv)

@@ -3,7 +3,8 @@
  * Execute-only (XO) memory and the rest of mm: shared and file mappings
  * (XO belongs to the mapping, other mappings of the same frame stay
  * readable), the zero page, frame reuse, THP, mremap, madvise, mlock and
- * populate, userfaultfd, and an ELF binary with a PF_X-only PT_LOAD.
+ * populate, userfaultfd, O_DIRECT I/O, uprobes, CPU hotplug, and an ELF
+ * binary with a PF_X-only PT_LOAD.
  */
 #include "xo_common.h"
 
@@ -14,6 +15,7 @@
 #include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 
 #include "kselftest_harness.h"
@@ -541,6 +543,209 @@ TEST(userfaultfd_missing)
 	/* Whatever the monitor put there is XO. */
 	CHECK(xo_check_noread(c.base + XO_PAGE + 12));
 	CHECK(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
+}
+
+/* ---------------- O_DIRECT: the block layer pins user pages ---------------- */
+
+/*
+ * O_DIRECT I/O pins the buffer with pin_user_pages_fast(): GUP-fast must
+ * refuse the present NR entries and slow GUP finds no VM_READ. Stock
+ * GUP-fast takes the readable PTE of a PROT_EXEC page. XO_TEST_DIRECT_IO
+ * names another device or file, to run this where there is no /dev/ram0.
+ */
+TEST(o_direct_from_and_into_xo)
+{
+	const char *path = getenv("XO_TEST_DIRECT_IO") ?: "/dev/ram0";
+	uint8_t want[XO_PAGE], code[XO_PAGE];
+	uint8_t *x, *rw, *back;
+	ssize_t ret;
+	int fd, err;
+
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0)
+		SKIP(return, "%s: %s (the guest needs CONFIG_BLK_DEV_RAM)", path, strerror(errno));
+	x = xo_map_code(1, PROT_EXEC, MAGIC);
+	rw = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0x40);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, rw);
+	back = rw + XO_PAGE;
+	xo_fill_page(want, MAGIC + 0x40);
+	xo_fill_page(code, MAGIC);
+	REQUIRE(xo_check_call(x, MAGIC));
+
+	/* Control: RW buffers round-trip. */
+	ASSERT_EQ(XO_PAGE, pwrite(fd, rw, XO_PAGE, 0)) TH_LOG("O_DIRECT write: %s", strerror(errno));
+	memset(back, 0, XO_PAGE);
+	ASSERT_EQ(XO_PAGE, pread(fd, back, XO_PAGE, 0));
+	ASSERT_EQ(0, memcmp(back, want, XO_PAGE));
+
+	ret = pwrite(fd, x, XO_PAGE, 0);
+	err = errno;
+	memset(back, 0, XO_PAGE);
+	ASSERT_EQ(XO_PAGE, pread(fd, back, XO_PAGE, 0));
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(XO_PAGE, ret) TH_LOG("O_DIRECT write from --x: %s", strerror(err));
+		EXPECT_EQ(0, memcmp(back, code, XO_PAGE)) TH_LOG("the device lacks the code");
+	} else {
+		EXPECT_EQ(-1, ret) TH_LOG("O_DIRECT write from --x returned %zd", ret);
+		EXPECT_EQ(EFAULT, err);
+		EXPECT_EQ(0, memcmp(back, want, XO_PAGE)) TH_LOG("the device changed");
+	}
+
+	/* Into XO: GUP for write, no VM_WRITE, in every mode. */
+	EXPECT_EQ(-1, pread(fd, x, XO_PAGE, 0));
+	EXPECT_EQ(EFAULT, errno);
+	CHECK(xo_check_call(x, MAGIC));
+	CHECK(xo_check_noread(x + 8));
+	close(fd);
+}
+
+/* ---------------- uprobes ---------------- */
+
+static int uprobe_pmu_type(void)
+{
+	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
+	int type = -1;
+
+	if (f) {
+		if (fscanf(f, "%d", &type) != 1)
+			type = -1;
+		fclose(f);
+	}
+	return type;
+}
+
+/*
+ * A uprobe on code in a --x file mapping: the kernel writes its int3 into
+ * a COW copy of the page (FOLL_FORCE), which must stay XO, and runs the
+ * probed instruction out of line; the perf counter sees every call.
+ */
+TEST(uprobe_on_xo_code)
+{
+	char path[] = "/tmp/xo-uprobe-XXXXXX";
+	struct perf_event_attr attr = { 0 };
+	const unsigned int calls = 20;
+	uint8_t page[XO_PAGE];
+	uint64_t count = 0;
+	unsigned int i;
+	int fd, pfd, type = uprobe_pmu_type();
+	char perms[5];
+	uint8_t *x;
+
+	if (type < 0)
+		SKIP(return, "no uprobe PMU (/sys/bus/event_source/devices/uprobe/type): needs CONFIG_UPROBE_EVENTS");
+	fd = mkstemp(path);
+	if (fd < 0)
+		SKIP(return, "no writable /tmp: %s", strerror(errno));
+	xo_fill_page(page, MAGIC + 0x50);
+	ASSERT_EQ(XO_PAGE, write(fd, page, XO_PAGE));
+	x = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
+	ASSERT_NE(MAP_FAILED, x);
+	REQUIRE(xo_check_call(x, MAGIC + 0x50));
+
+	/* The function at file offset 0, counted for this process. */
+	attr.size = sizeof(attr);
+	attr.type = type;
+	attr.config1 = (uintptr_t)path;
+	attr.config2 = 0;
+	pfd = syscall(SYS_perf_event_open, &attr, 0, -1, -1, 0);
+	ASSERT_LE(0, pfd) TH_LOG("perf_event_open(uprobe %s+0): %s", path, strerror(errno));
+	for (i = 0; i < calls; i++)
+		CHECK(xo_check_call(x, MAGIC + 0x50));
+	ASSERT_EQ(sizeof(count), read(pfd, &count, sizeof(count)));
+	EXPECT_EQ(calls, count);
+	CHECK(xo_check_noread(x + 1));
+	ASSERT_EQ(0, xo_maps_perms(getpid(), x, perms, NULL, NULL));
+	EXPECT_STREQ("--xp", perms);
+
+	/* Unregistered: the original code again, still XO. */
+	close(pfd);
+	CHECK(xo_check_call(x, MAGIC + 0x50));
+	CHECK(xo_check_noread(x + 1));
+	unlink(path);
+}
+
+/* ---------------- CPU hotplug ---------------- */
+
+#define CPU1_ONLINE "/sys/devices/system/cpu/cpu1/online"
+
+static int cpu1_set_online(int on)
+{
+	int fd = open(CPU1_ONLINE, O_WRONLY);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write(fd, on ? "1" : "0", 1) == 1 ? 0 : -1;
+	close(fd);
+	return ret;
+}
+
+/* Hotplug changes the whole machine: only in the test guest, or asked. */
+static int hotplug_allowed(void)
+{
+	char cmdline[4096] = "";
+	const char *env = getenv("XO_TEST_HOTPLUG");
+	int fd = open("/proc/cmdline", O_RDONLY);
+
+	if (fd >= 0) {
+		if (read(fd, cmdline, sizeof(cmdline) - 1) < 0)
+			cmdline[0] = 0;
+		close(fd);
+	}
+	return (env && !strcmp(env, "1")) || strstr(cmdline, "xo.timeout=");
+}
+
+FIXTURE(cpu_hotplug) {
+	int offlined;
+};
+
+FIXTURE_SETUP(cpu_hotplug)
+{
+}
+
+/* In the parent: CPU 1 comes back even if the test dies. */
+FIXTURE_TEARDOWN_PARENT(cpu_hotplug)
+{
+	if (self->offlined)
+		EXPECT_EQ(0, cpu1_set_online(1)) TH_LOG("CPU 1 left offline: %s", strerror(errno));
+}
+
+/*
+ * The XO enable MSR is per CPU and written by cpu_init(): a CPU that comes
+ * back online must treat NR as a permission bit again, not as a reserved
+ * bit (which would make the load a reserved-bit fault, a "bad pagetable").
+ */
+TEST_F(cpu_hotplug, cpu1_offline_online)
+{
+	uint8_t *old, *fresh;
+
+	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
+		SKIP(return, "needs 2 CPUs, %ld online", sysconf(_SC_NPROCESSORS_ONLN));
+	if (access(CPU1_ONLINE, W_OK))
+		SKIP(return, "%s: %s (CPU 1 cannot be offlined)", CPU1_ONLINE, strerror(errno));
+	if (!hotplug_allowed())
+		SKIP(return, "offlines CPU 1: only in the test guest (xo.timeout= in /proc/cmdline) or with XO_TEST_HOTPLUG=1");
+	old = xo_map_code(1, PROT_EXEC, MAGIC + 0x60);
+	ASSERT_NE(NULL, old);
+	ASSERT_EQ(0, xo_pin_to_cpu(0));
+	REQUIRE(xo_check_call(old, MAGIC + 0x60));
+
+	self->offlined = 1;
+	ASSERT_EQ(0, cpu1_set_online(0)) TH_LOG("offline CPU 1: %s", strerror(errno));
+	ASSERT_EQ(0, cpu1_set_online(1)) TH_LOG("online CPU 1: %s", strerror(errno));
+	self->offlined = 0;
+
+	ASSERT_EQ(0, xo_pin_to_cpu(1)) TH_LOG("cannot run on CPU 1");
+	/* An entry made before the hotplug, and one made after. */
+	fresh = xo_map_code(1, PROT_EXEC, MAGIC + 0x61);
+	ASSERT_NE(NULL, fresh);
+	CHECK(xo_check_call(old, MAGIC + 0x60));
+	CHECK(xo_check_load(old + 24, 4, old + 24));
+	CHECK(xo_check_call(fresh, MAGIC + 0x61));
+	CHECK(xo_check_load(fresh + 24, 4, fresh + 24));
+	CHECK(xo_check_store_faults(fresh + 24));
+	EXPECT_EQ(1, sched_getcpu());
 }
 
 /* ---------------- an ELF binary with a PF_X-only PT_LOAD ---------------- */
