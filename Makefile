@@ -3,7 +3,7 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
-	export check-series check-patches unit-tests clean distclean
+	export check-series check-patches kselftest check-bisect unit-tests clean distclean
 
 help:
 	@echo "make demo           build everything, boot the XO guest, run the suite"
@@ -16,6 +16,8 @@ help:
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a work tree holds commits the series does not"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
+	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
+	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
 
 demo:
 	$(S)/demo
@@ -47,6 +49,10 @@ check-series:
 check-patches:
 	$(S)/check-patches linux
 	$(S)/check-patches qemu
+kselftest:
+	$(S)/sync-kselftest
+check-bisect:
+	$(S)/check-bisect
 unit-tests:
 	$(S)/tests/run
 clean:
