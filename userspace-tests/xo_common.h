@@ -378,11 +378,11 @@ static const char *xo_off_reason(void)
 /* Check a probe result under the harness. */
 #define CHECK(expr) do { \
 	const char *__m = (expr); \
-	EXPECT_TRUE(__m == NULL) TH_LOG("%s: %s", #expr, __m); \
+	EXPECT_TRUE(!__m) TH_LOG("%s: %s", #expr, __m); \
 } while (0)
 #define REQUIRE(expr) do { \
 	const char *__m = (expr); \
-	ASSERT_TRUE(__m == NULL) TH_LOG("%s: %s", #expr, __m); \
+	ASSERT_TRUE(!__m) TH_LOG("%s: %s", #expr, __m); \
 } while (0)
 
 /* ---- probes with the expectation of the current mechanism ---- */

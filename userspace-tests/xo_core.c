@@ -297,7 +297,7 @@ TEST_F(transition, steps)
 
 		ASSERT_EQ(0, mprotect(self->p, XO_PAGE, prot));
 		m = xo_check_prot(self->p, prot, magic);
-		EXPECT_TRUE(m == NULL) TH_LOG("step %d (prot %d): %s", i, prot, m);
+		EXPECT_TRUE(!m) TH_LOG("step %d (prot %d): %s", i, prot, m);
 		if (prot & PROT_WRITE) {
 			magic += 0x100;
 			xo_fill_page(self->p, magic);
@@ -618,7 +618,7 @@ TEST(execve_new_image)
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
-		char *argv[] = { "xo_core", "--exec-child", NULL };
+		char *const argv[] = { "xo_core", "--exec-child", NULL };
 
 		setenv("XO_TEST_QUIET", "1", 1);
 		execv("/proc/self/exe", argv);
@@ -940,7 +940,7 @@ TEST(path_argument_in_xo)
 	int ret, err;
 
 	ASSERT_NE(MAP_FAILED, p);
-	strcpy((char *)p, "/proc/self/maps");
+	snprintf((char *)p, XO_PAGE, "/proc/self/maps");
 	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
 	ret = stat((char *)p, &st);
 	err = errno;
@@ -1088,7 +1088,8 @@ TEST(ptrace_and_proc_mem)
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(XO_PAGE, pread(fd, got, XO_PAGE, (off_t)(uintptr_t)p));
 	EXPECT_EQ(0, memcmp(got, code, XO_RET_IMM_LEN)) TH_LOG("/proc/pid/mem misses the poke");
-	EXPECT_EQ(0, memcmp(got + 64, want + 64, XO_PAGE - 64)) TH_LOG("/proc/pid/mem bytes differ");
+	EXPECT_EQ(0, memcmp(got + 64, want + 64, XO_PAGE - 64))
+		TH_LOG("/proc/pid/mem bytes differ");
 	xo_emit_ret_imm(code, MAGIC + 2);
 	EXPECT_EQ(XO_RET_IMM_LEN, pwrite(fd, code, XO_RET_IMM_LEN, (off_t)(uintptr_t)p));
 	close(fd);
@@ -1438,7 +1439,7 @@ TEST(show_opcodes_on_xo_page)
 }
 
 struct umip_call {
-	void (*fn)(void *);
+	void (*fn)(void *buf);
 	uint8_t buf[16];
 };
 

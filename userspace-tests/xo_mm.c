@@ -261,7 +261,8 @@ static unsigned long smaps_kb(const void *addr, const char *field)
 		    isxdigit_line(line))
 			in = (unsigned long)addr >= s && (unsigned long)addr < e;
 		else if (in && !strncmp(line, field, flen) && line[flen] == ':') {
-			sscanf(line + flen + 1, "%lu", &kb);
+			if (sscanf(line + flen + 1, "%lu", &kb) != 1)
+				kb = 0;	/* unparsable: as if absent */
 			break;
 		}
 	}
@@ -574,7 +575,8 @@ TEST(o_direct_from_and_into_xo)
 	REQUIRE(xo_check_call(x, MAGIC));
 
 	/* Control: RW buffers round-trip. */
-	ASSERT_EQ(XO_PAGE, pwrite(fd, rw, XO_PAGE, 0)) TH_LOG("O_DIRECT write: %s", strerror(errno));
+	ASSERT_EQ(XO_PAGE, pwrite(fd, rw, XO_PAGE, 0))
+		TH_LOG("O_DIRECT write: %s", strerror(errno));
 	memset(back, 0, XO_PAGE);
 	ASSERT_EQ(XO_PAGE, pread(fd, back, XO_PAGE, 0));
 	ASSERT_EQ(0, memcmp(back, want, XO_PAGE));

@@ -110,7 +110,7 @@ static void parse_ptdump(void)
 		int fields = 0;
 
 		if (!strncmp(line, "---[", 4)) {
-			in_user = strstr(line, "User Space") != NULL;
+			in_user = !!strstr(line, "User Space");
 			continue;
 		}
 		if (!in_user || strncmp(line, "0x", 2) ||
@@ -442,9 +442,11 @@ static void synth_dump(const void *drop_nr, const void *add_nr)
 
 		if (v->start >= USER_TOP)
 			continue;
-		if (drop_nr && (unsigned long)drop_nr >= v->start && (unsigned long)drop_nr < v->end)
+		if (drop_nr && (unsigned long)drop_nr >= v->start &&
+		    (unsigned long)drop_nr < v->end)
 			nr = 0;
-		if (add_nr && (unsigned long)add_nr >= v->start && (unsigned long)add_nr < v->end)
+		if (add_nr && (unsigned long)add_nr >= v->start &&
+		    (unsigned long)add_nr < v->end)
 			nr = 1;
 		len += sprintf(dumpbuf + len,
 			       "0x%016lx-0x%016lx %9luK     USR %s                     %s %spte\n",
@@ -610,7 +612,8 @@ static unsigned long find_syscall_insn(pid_t pid, int memfd)
 		if (vmas[i].perms[2] != 'x' || vmas[i].perms[0] != 'r')
 			continue;
 		for (a = vmas[i].start; a < vmas[i].end; a += sizeof(text)) {
-			size_t len = vmas[i].end - a < sizeof(text) ? vmas[i].end - a : sizeof(text);
+			size_t len = vmas[i].end - a < sizeof(text) ?
+				     vmas[i].end - a : sizeof(text);
 			ssize_t n = pread(memfd, text, len, (off_t)a);
 			ssize_t k;
 
@@ -721,7 +724,8 @@ static int run_main(char **argv)
 		}
 		if (WSTOPSIG(status) == (SIGTRAP | 0x80)) {
 			entering = !entering;
-			if (entering && (regs.orig_rax == SYS_exit_group || regs.orig_rax == SYS_exit)) {
+			if (entering &&
+			    (regs.orig_rax == SYS_exit_group || regs.orig_rax == SYS_exit)) {
 				/* Replace exit by getpid; stop after it; replay exit later. */
 				long nr = regs.orig_rax;
 
@@ -730,7 +734,8 @@ static int run_main(char **argv)
 				ptrace(PTRACE_SYSCALL, pid, NULL, NULL);
 				waitpid(pid, &status, 0);
 				ptrace(PTRACE_GETREGS, pid, NULL, &regs);
-				snprintf(who, sizeof(who), "/proc/%d/maps of %s, at its exit", pid, argv[0]);
+				snprintf(who, sizeof(who), "/proc/%d/maps of %s, at its exit",
+					 pid, argv[0]);
 				if (dump_from_tracee(pid, &regs) == 0)
 					ret = print_listing(0, who, 0);
 				regs.rip -= 2;
@@ -771,7 +776,9 @@ int main(int argc, char **argv)
 	if (argc > 2 && !strcmp(argv[1], "--run"))
 		return run_main(argv + 2);
 	if (argc > 1) {
-		fprintf(stderr, "usage: %s [--demo | --list | --selftest | --demo-synthetic | --run PROG [ARGS]]\n", argv[0]);
+		fprintf(stderr,
+			"usage: %s [--demo | --list | --selftest | --demo-synthetic | --run PROG [ARGS]]\n",
+			argv[0]);
 		return 2;
 	}
 	return tap_main();
