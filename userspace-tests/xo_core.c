@@ -14,7 +14,9 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <sys/user.h>
+#include <cpuid.h>
 #include <ucontext.h>
+#include <asm/kvm_para.h>
 #include <linux/futex.h>
 #include <linux/io_uring.h>
 
@@ -1187,10 +1189,11 @@ TEST(singlestep_through_xo)
 			EXPECT_FALSE(REG_FL(regs) & EFLAGS_TF)
 				TH_LOG("debugger's TF visible: %#lx", (unsigned long)REG_FL(regs));
 		}
-		if (i == 1)
+		if (i == 1) {
 			EXPECT_TRUE(REG_FL(regs) & EFLAGS_TF)
 				TH_LOG("TF set by popf hidden (%#lx): the kernel did not read the popf",
 				       (unsigned long)REG_FL(regs));
+		}
 	}
 	EXPECT_EQ(MAGIC, (uint32_t)REG_AX(regs));
 	/* The ret, back to the caller. */
@@ -1507,6 +1510,43 @@ TEST(umip_sgdt_from_xo)
 		EXPECT_EQ(0x55, c.buf[0]) TH_LOG("sgdt from --x stored a result");
 	}
 	CHECK(xo_check_noread(x));
+}
+
+/* ---------------- where the feature came from ---------------- */
+
+/*
+ * exec_only must come from KVM_FEATURE_EXEC_ONLY in KVM's CPUID leaves,
+ * which the guest finds by searching every 0x100 leaves from 0x40000000
+ * for KVM's signature: behind Hyper-V they sit at 0x40000100.
+ */
+TEST(kvm_feature_in_kvm_leaves)
+{
+	unsigned int eax, ebx, ecx, edx, base, found = 0;
+	char sig[13] = "";
+
+	__cpuid(1, eax, ebx, ecx, edx);
+	if (ecx & (1u << 31)) {
+		for (base = 0x40000000; base < 0x40010000 && !found; base += 0x100) {
+			__cpuid(base, eax, ebx, ecx, edx);
+			memcpy(sig, &ebx, 4);
+			memcpy(sig + 4, &ecx, 4);
+			memcpy(sig + 8, &edx, 4);
+			if (!memcmp(sig, "KVMKVMKVM\0\0\0", 12))
+				found = base;
+		}
+	}
+	if (found) {
+		__cpuid(found + 1, eax, ebx, ecx, edx);
+		ksft_print_msg("KVM CPUID leaves at %#x, KVM_FEATURE_EXEC_ONLY %s\n", found,
+			       eax & (1u << KVM_FEATURE_EXEC_ONLY) ? "offered" : "not offered");
+	} else {
+		ksft_print_msg("no KVM CPUID leaves\n");
+	}
+	if (xo_mech != XO_MECH_NR)
+		SKIP(return, "%s: nothing to check", xo_off_reason());
+	ASSERT_NE(0, found) TH_LOG("exec_only without KVM's CPUID leaves");
+	EXPECT_TRUE(eax & (1u << KVM_FEATURE_EXEC_ONLY))
+		TH_LOG("exec_only, but KVM_FEATURE_EXEC_ONLY not offered at %#x", found + 1);
 }
 
 int main(int argc, char **argv)
