@@ -156,6 +156,34 @@ static int read_ptdump(void)
 	return 0;
 }
 
+/*
+ * Lines of a whole dump that carry the NR token, or -1 if it cannot be
+ * read. Uses dumpbuf: call it before snapshot() refills it.
+ */
+static int count_nr_lines(const char *path)
+{
+	char *line, *save, *tok, *tsave;
+	int fd = open(path, O_RDONLY), count = 0;
+	size_t len = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, dumpbuf + len, sizeof(dumpbuf) - 1 - len)) > 0)
+		len += n;
+	close(fd);
+	dumpbuf[len] = 0;
+	for (line = strtok_r(dumpbuf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
+		for (tok = strtok_r(line, " \t", &tsave); tok;
+		     tok = strtok_r(NULL, " \t", &tsave))
+			if (!strcmp(tok, "NR")) {
+				count++;
+				break;
+			}
+	return count;
+}
+
 static int read_maps(void)
 {
 	return read_maps_of(getpid());
@@ -374,7 +402,7 @@ static void tap_report(const char *fmt, ...)
 
 static int tap_main(void)
 {
-	int i, bad, xo_present;
+	int i, bad, xo_present, kernel_nr;
 
 	ksft_print_header();
 	if (!ptdump_path) {
@@ -383,6 +411,8 @@ static int tap_main(void)
 		ksft_print_cnts();
 		exit(KSFT_SKIP);
 	}
+	/* The kernel's own mappings (page_tables/kernel) are never XO. */
+	kernel_nr = count_nr_lines("/sys/kernel/debug/page_tables/kernel");
 	if (setup_scenario() || snapshot())
 		ksft_exit_fail_msg("setup failed: %s\n", strerror(errno));
 
@@ -398,7 +428,7 @@ static int tap_main(void)
 		exit(KSFT_SKIP);
 	}
 
-	ksft_set_plan(nscen + 2);
+	ksft_set_plan(nscen + 3);
 	ksft_print_msg("ptdump source: %s\n", ptdump_path);
 	for (i = 0; i < nscen; i++) {
 		unsigned long present, nr;
@@ -422,6 +452,10 @@ static int tap_main(void)
 	bad = cross_check(tap_report, &xo_present);
 	ksft_test_result(bad == 0, "every_present_xp_entry_has_nr_and_no_other\n");
 	ksft_test_result(xo_present > 0 && any_nr_token, "nr_entries_seen\n");
+	if (kernel_nr)
+		ksft_print_msg("page_tables/kernel: %s\n", kernel_nr < 0 ?
+			       "cannot be read" : "NR on kernel mappings");
+	ksft_test_result(kernel_nr == 0, "no_nr_in_kernel_dump\n");
 	ksft_finished();
 }
 
