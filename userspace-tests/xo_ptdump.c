@@ -140,9 +140,10 @@ static void parse_ptdump(void)
 	}
 }
 
-static int read_ptdump(void)
+/* Read a whole dump into dumpbuf. */
+static int load_dump(const char *path)
 {
-	int fd = open(ptdump_path, O_RDONLY);
+	int fd = open(path, O_RDONLY);
 	size_t len = 0;
 	ssize_t n;
 
@@ -152,6 +153,13 @@ static int read_ptdump(void)
 		len += n;
 	close(fd);
 	dumpbuf[len] = 0;
+	return 0;
+}
+
+static int read_ptdump(void)
+{
+	if (load_dump(ptdump_path))
+		return -1;
 	parse_ptdump();
 	return 0;
 }
@@ -163,16 +171,10 @@ static int read_ptdump(void)
 static int count_nr_lines(const char *path)
 {
 	char *line, *save, *tok, *tsave;
-	int fd = open(path, O_RDONLY), count = 0;
-	size_t len = 0;
-	ssize_t n;
+	int count = 0;
 
-	if (fd < 0)
+	if (load_dump(path))
 		return -1;
-	while ((n = read(fd, dumpbuf + len, sizeof(dumpbuf) - 1 - len)) > 0)
-		len += n;
-	close(fd);
-	dumpbuf[len] = 0;
 	for (line = strtok_r(dumpbuf, "\n", &save); line;
 	     line = strtok_r(NULL, "\n", &save))
 		for (tok = strtok_r(line, " \t", &tsave); tok;
