@@ -77,6 +77,15 @@ sha256_ok() { # FILE SHA256
 
 njobs() { nproc 2>/dev/null || echo 2; }
 
+# kernel_make SRC OUT ARGS...: an out-of-tree kernel make with ccache and
+# fixed build identity (reproducible objects, so ccache hits across trees).
+kernel_make() {
+	local src=$1 out=$2
+	shift 2
+	make -C "$src" O="$out" -j "$(njobs)" CC="ccache gcc" \
+		KBUILD_BUILD_TIMESTAMP="xo-kvm" KBUILD_BUILD_USER=xo KBUILD_BUILD_HOST=xo-kvm "$@"
+}
+
 # run_logged LOG CMD...: run a long command with its output in LOG, printing a
 # heartbeat line every minute so a terminal never sits silent; on failure show
 # the end of the log.
