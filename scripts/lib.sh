@@ -21,6 +21,12 @@ QEMU_ORIG_SHA256=6a0888e806c2ffc0c5f0733e974f9aea55491950d3c47c98669c8b236dde59a
 QEMU_DEBIAN_TAR=qemu_10.0.13+ds-0+deb13u1.debian.tar.xz
 QEMU_VERSION=10.0.13
 
+# Bochs (emulated VT-x with EPT, the KVM host's CPU in check-kvm): Debian's
+# trixie source package; its .dsc 404s, the orig tarball is what is pinned.
+BOCHS_DEB_VERSION=3.0+dfsg-1
+BOCHS_ORIG_TAR=bochs_3.0+dfsg.orig.tar.xz
+BOCHS_ORIG_SHA256=78f6c73d4a6472d5130a87ab9dc306d02c7c71ed8e25b3a8ef642e2a7acd282b
+
 # Where the trees are: a user's own checkout, or the materialized one.
 KERNEL_TREE=${KERNEL_SRC:-$XO_WORK/linux}
 QEMU_TREE=${QEMU_SRC:-$XO_WORK/qemu}
@@ -31,6 +37,11 @@ QEMU_OUT=$XO_BUILD/qemu
 QEMU_BIN=$QEMU_OUT/qemu-system-x86_64
 BZIMAGE=$KERNEL_OUT/arch/x86/boot/bzImage
 TESTS_OUT=$XO_BUILD/userspace-tests
+BOCHS_SERIES=${BOCHS_SERIES:-$XO_TOP/bochs-patches}
+BOCHS_OUT=$XO_BUILD/bochs
+BOCHS_BIN=$BOCHS_OUT/bin/bochs     # with its BIOS files next to it (build-bochs)
+# Haswell: VMX with EPT execute-only, A/D bits, unrestricted guest, VPID.
+BOCHS_CPU=corei7_haswell_4770
 # The conformance suite's sources live in userspace-tests/; the guest series
 # carries the same files as a kselftest (scripts/sync-kselftest).
 SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds)
