@@ -42,6 +42,7 @@ BOCHS_OUT=$XO_BUILD/bochs
 BOCHS_BIN=$BOCHS_OUT/bin/bochs     # with its BIOS files next to it (build-bochs)
 # Haswell: VMX with EPT execute-only, A/D bits, unrestricted guest, VPID.
 BOCHS_CPU=corei7_haswell_4770
+KVM_SELFTESTS_OUT=$XO_BUILD/kvm-selftests
 # The conformance suite's sources live in userspace-tests/; the guest series
 # carries the same files as a kselftest (scripts/sync-kselftest).
 SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds)
@@ -150,11 +151,77 @@ select_tree() {
 }
 
 # last_program_output LOG NAME: what the last run of program NAME printed in a
-# guest console log (between its XO-TEST-BEGIN and XO-TEST-END markers).
+# guest console log (between its XO-TEST-BEGIN and XO-TEST-END markers; the
+# lines may carry printk timestamps, as kvm-host/init's do).
 last_program_output() {
-	tr -d '\r' <"$1" | awk -v name="$2" '
+	tr -d '\r' <"$1" | sed -E 's/^\[ *[0-9]+\.[0-9]+\] //' | awk -v name="$2" '
 		$1 == "XO-TEST-BEGIN" && $2 == name { n = 0; on = 1; next }
 		$1 == "XO-TEST-END" && $2 == name { on = 0; keep = n; for (i = 0; i < n; i++) k[i] = b[i]; next }
 		on { b[n++] = $0 }
 		END { for (i = 0; i < keep; i++) print k[i] }'
+}
+
+# kvm_list_entries LIST...: the entries of kvm-host/*.list files, one line
+# each, white space folded: "NAME LIMIT [ARGS...]" (run NAME with ARGS for
+# at most LIMIT seconds) or "NAME skip REASON". Comments and blank lines are
+# dropped; a malformed line or a name listed twice in a file fails, naming
+# FILE:LINE.
+kvm_list_entries() {
+	awk '
+	FNR == 1 { delete seen }
+	{ sub(/\r$/, "") }
+	/^[ \t]*(#|$)/ { next }
+	{
+		bad = ""
+		if (NF < 2) bad = "needs a NAME and a LIMIT"
+		else if ($1 !~ /^[A-Za-z0-9_][A-Za-z0-9_.\/-]*$/ || $1 ~ /\.\./) bad = "NAME must be a path under tools/testing/selftests/kvm"
+		else if ($2 == "skip" && NF < 3) bad = "a skip needs a reason"
+		else if ($2 != "skip" && $2 !~ /^[1-9][0-9]*$/) bad = "LIMIT must be whole seconds or skip"
+		else if ($1 in seen) bad = "listed twice (first on line " seen[$1] ")"
+		if (bad != "") { printf "%s:%d: %s: %s\n", FILENAME, FNR, bad, $0 > "/dev/stderr"; err = 1; next }
+		seen[$1] = FNR
+		$1 = $1
+		print
+	}
+	END { exit err }' "$@"
+}
+
+# kvm_list_runnable LIST...: the names of the tests the lists run (not skip).
+kvm_list_runnable() {
+	local entries
+	entries=$(kvm_list_entries "$@") || return 1
+	awk '$2 != "skip" { print $1 }' <<<"$entries"
+}
+
+# kvm_list_for_run KSFT-DIR LIST [NAME...]: LIST's entries as one boot runs
+# them: only the NAMEs if any are given (each must be listed), and a test
+# whose source KSFT-DIR/NAME.c is not there (yet) becomes
+# "NAME skip not in the kernel series yet".
+kvm_list_for_run() {
+	local dir=$1 list=$2 entries name limit args n
+	shift 2
+	entries=$(kvm_list_entries "$list") || return 1
+	for n in "$@"; do
+		awk -v n="$n" '$1 == n { f = 1 } END { exit !f }' <<<"$entries" ||
+			{ echo "$n is not in $list" >&2; return 1; }
+	done
+	while read -r name limit args; do
+		if [ $# -gt 0 ] && ! printf '%s\n' "$@" | grep -qxF "$name"; then
+			continue
+		fi
+		if [ "$limit" != skip ] && [ ! -f "$dir/$name.c" ]; then
+			echo "$name skip not in the kernel series yet"
+		else
+			echo "$name $limit${args:+ $args}"
+		fi
+	done <<<"$entries"
+}
+
+# kernel_splats LOG: the lines of a (CR-free) console log where the kernel
+# warned, oopsed, panicked, or lockdep, RCU or the hung-task detector
+# reported: at the start of a line, or of a printk message ("[ 1.2] ...",
+# also where the console wrote one into the middle of a user line),
+# optionally after a "subsystem: " prefix. Exit 1 when there is none.
+kernel_splats() {
+	grep -E '(^|\[ *[0-9]+\.[0-9]+\] )([A-Za-z0-9_/.-]+: )?(WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection fault|INFO: |UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state)' "$1"
 }
