@@ -3,6 +3,7 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
+	bochs kvm-selftests kvm-host run-bochs check-kvm \
 	export check-series check-patches kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -13,6 +14,9 @@ help:
 	@echo "make trees          materialize work/linux and work/qemu (base + series)"
 	@echo "make kernel|qemu|tests|initramfs   build one part"
 	@echo "make run ARGS='--no-xo ...'        boot the guest (scripts/run-guest --help)"
+	@echo "make bochs|kvm-selftests|kvm-host  build Bochs, the KVM selftests, the L1 host initramfs"
+	@echo "make run-bochs ARGS='--only ...'   boot the kernel as the L1 KVM host in Bochs (scripts/run-bochs --help)"
+	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, two boots (~8 min; part of make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a work tree holds commits the series does not"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -40,6 +44,16 @@ initramfs: tests
 	$(S)/build-initramfs
 run:
 	$(S)/run-guest $(ARGS)
+bochs:
+	$(S)/build-bochs
+kvm-selftests:
+	$(S)/build-kvm-selftests
+kvm-host: kvm-selftests
+	$(S)/build-kvm-host
+run-bochs:
+	$(S)/run-bochs $(ARGS)
+check-kvm:
+	$(S)/check-kvm
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
