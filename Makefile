@@ -3,7 +3,7 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
-	bochs kvm-selftests kvm-host run-bochs check-kvm \
+	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration \
 	export check-series check-patches kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -16,7 +16,9 @@ help:
 	@echo "make run ARGS='--no-xo ...'        boot the guest (scripts/run-guest --help)"
 	@echo "make bochs|kvm-selftests|kvm-host  build Bochs, the KVM selftests, the L1 host initramfs"
 	@echo "make run-bochs ARGS='--only ...'   boot the kernel as the L1 KVM host in Bochs (scripts/run-bochs --help)"
-	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, two boots (~8 min; part of make check)"
+	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, and the L2 guests (part of make check)"
+	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
+	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a work tree holds commits the series does not"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -50,10 +52,16 @@ kvm-selftests:
 	$(S)/build-kvm-selftests
 kvm-host: kvm-selftests
 	$(S)/build-kvm-host
+kvm-l2:
+	$(S)/build-kvm-l2
 run-bochs:
 	$(S)/run-bochs $(ARGS)
 check-kvm:
 	$(S)/check-kvm
+check-kvm-l2:
+	$(S)/check-kvm-l2 $(ARGS)
+check-migration:
+	$(S)/check-migration $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
