@@ -14,7 +14,7 @@ help:
 	@echo "make trees          materialize work/linux and work/qemu (base + series)"
 	@echo "make kernel|qemu|tests|initramfs   build one part"
 	@echo "make run ARGS='--no-xo ...'        boot the guest (scripts/run-guest --help)"
-	@echo "make bochs|kvm-selftests|kvm-host  build Bochs, the KVM selftests, the L1 host initramfs"
+	@echo "make bochs|kvm-selftests|kvm-host|kvm-l2  build Bochs, the KVM selftests, the L1 host initramfs, its L2 layer"
 	@echo "make run-bochs ARGS='--only ...'   boot the kernel as the L1 KVM host in Bochs (scripts/run-bochs --help)"
 	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, and the L2 guests (part of make check)"
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
@@ -24,6 +24,10 @@ help:
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
 	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
+	@echo "make unit-tests     the scripts' host-side unit tests (scripts/tests/run)"
+	@echo "make clean          remove build/ (keeps work/ and the download cache)"
+	@echo "make distclean      remove build/ and work/ too"
+	@echo "make help           this list"
 
 demo:
 	$(S)/demo
