@@ -227,3 +227,28 @@ kvm_list_for_run() {
 kernel_splats() {
 	grep -E '(^|\[ *[0-9]+\.[0-9]+\] )([A-Za-z0-9_/.-]+: )?(WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection fault|INFO: |UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state)' "$1"
 }
+
+# counts_in FILE: "P F S" of the last counts line in FILE ("N passed, N
+# failed[, N skipped]", optionally after a "label: " prefix), or nothing.
+counts_in() {
+	sed -nE 's/^([A-Za-z0-9_.-]+: )?([0-9]+) passed, ([0-9]+) failed(, ([0-9]+) skipped)?$/\2 \3 \5/p' "$1" |
+		tail -n 1 | awk '{ print $1, $2, ($3 == "" ? 0 : $3) }'
+}
+
+# tally NAME FILE STATUS: add the counts of a step's output FILE to the
+# caller's P, F and S, and print them as "NAME: N passed, N failed, N
+# skipped". A step without a counts line counts as one failure, and so does
+# a non-zero STATUS when no failure was counted (a timeout, a kernel splat,
+# a crash after the last result).
+tally() {
+	local name=$1 file=$2 rc=$3 c p f s
+	c=$(counts_in "$file")
+	if [ -z "$c" ]; then
+		echo "    $name: no counts line (exit $rc)"
+		c="0 1 0"
+	fi
+	read -r p f s <<<"$c"
+	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
+	P=$((P + p)) F=$((F + f)) S=$((S + s))
+	echo "$name: $p passed, $f failed, $s skipped"
+}
