@@ -14,12 +14,15 @@ LINUX_DEB_VERSION=6.12.117-1~deb12u1
 LINUX_DEB_SHA256=e849faf31ca3555757f3a8877cb01af92122f744f75d1f3102734651c4e14703
 LINUX_TAR_SHA256=585a4a074597aefa2b1a68ada83a3184ba351c127544dea80618bbcceaa3961f
 LINUX_VERSION=6.12.117
+LINUX_BRANCH=${LINUX_VERSION%.*}   # 6.12: what a user's KERNEL_SRC must be
+LINUX_SOURCE_TAR=$LINUX_DEB_PKG.tar.xz  # inside the .deb
 
 QEMU_DEB_VERSION=1:10.0.13+ds-0+deb13u1
 QEMU_ORIG_TAR=qemu_10.0.13+ds.orig.tar.xz
 QEMU_ORIG_SHA256=6a0888e806c2ffc0c5f0733e974f9aea55491950d3c47c98669c8b236dde59ae
 QEMU_DEBIAN_TAR=qemu_10.0.13+ds-0+deb13u1.debian.tar.xz
 QEMU_VERSION=10.0.13
+QEMU_BRANCH=${QEMU_VERSION%.*}     # 10.0: what a user's QEMU_SRC must be
 
 # Bochs (emulated VT-x with EPT, the KVM host's CPU in check-kvm): Debian's
 # trixie source package; its .dsc 404s, the orig tarball is what is pinned.
