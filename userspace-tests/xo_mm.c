@@ -725,31 +725,30 @@ TEST(o_direct_from_and_into_xo)
 
 /* ---------------- uprobes ---------------- */
 
-static int uprobe_pmu_type(void)
+/* The one number fmt (a scanf format) finds in file path, or -1. */
+static int scan_int_file(const char *path, const char *fmt)
 {
-	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/type", "r");
-	int type = -1;
+	FILE *f = fopen(path, "r");
+	int v = -1;
 
 	if (f) {
-		if (fscanf(f, "%d", &type) != 1)
-			type = -1;
+		if (fscanf(f, fmt, &v) != 1)
+			v = -1;
 		fclose(f);
 	}
-	return type;
+	return v;
+}
+
+static int uprobe_pmu_type(void)
+{
+	return scan_int_file("/sys/bus/event_source/devices/uprobe/type", "%d");
 }
 
 /* The bit of perf_event_attr.config that makes a uprobe a return probe. */
 static int uprobe_retprobe_bit(void)
 {
-	FILE *f = fopen("/sys/bus/event_source/devices/uprobe/format/retprobe", "r");
-	int bit = -1;
-
-	if (f) {
-		if (fscanf(f, "config:%d", &bit) != 1)
-			bit = -1;
-		fclose(f);
-	}
-	return bit;
+	return scan_int_file("/sys/bus/event_source/devices/uprobe/format/retprobe",
+			     "config:%d");
 }
 
 /* The start of the mapping named name in /proc/self/maps. */
