@@ -9,6 +9,7 @@ S := scripts
 help:
 	@echo "make demo           build everything, boot the XO guest, run the suite"
 	@echo "make check          run every test (host unit tests, patches, builds, guests)"
+	@echo "make check ARGS='STEP...'          only those steps (scripts/check --list)"
 	@echo "make deps           install the Debian packages (root) or print the apt-get line"
 	@echo "make sources        download and verify the pinned Linux and QEMU sources"
 	@echo "make trees          materialize work/linux and work/qemu (base + series)"
@@ -32,7 +33,7 @@ help:
 demo:
 	$(S)/demo
 check:
-	$(S)/check
+	$(S)/check $(ARGS)
 deps:
 	$(S)/install-deps
 sources:
