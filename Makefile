@@ -21,7 +21,7 @@ help:
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
-	@echo "make check-series   fail when a work tree holds commits the series does not"
+	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
 	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
@@ -71,8 +71,8 @@ export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
 check-series:
-	$(S)/series-sync linux
-	$(S)/series-sync qemu
+	$(S)/check-series linux
+	$(S)/check-series qemu
 check-patches:
 	$(S)/check-patches linux
 	$(S)/check-patches qemu
