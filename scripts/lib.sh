@@ -292,6 +292,7 @@ tap_check() {
 	return "$rc"
 }
 # tap_nest [FILE]: FILE or stdin as nested output, each line after "# ".
+# shellcheck disable=SC2120 # the scripts pass FILE, lib.sh itself does not
 tap_nest() { sed -u 's/^/# /' "$@"; }
 tap_note() { printf '# %s\n' "$@"; }  # LINE...
 # tap_step NAME FILE STATUS: the TAP line of a step whose output FILE
