@@ -9,6 +9,7 @@ S := scripts
 help:
 	@echo "make demo           build everything, boot the XO guest, run the suite"
 	@echo "make check          run every test (host unit tests, patches, builds, guests)"
+	@echo "make check ARGS='STEP...'          only those steps (scripts/check --list)"
 	@echo "make deps           install the Debian packages (root) or print the apt-get line"
 	@echo "make sources        download and verify the pinned Linux and QEMU sources"
 	@echo "make trees          materialize work/linux and work/qemu (base + series)"
@@ -20,7 +21,7 @@ help:
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
-	@echo "make check-series   fail when a work tree holds commits the series does not"
+	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
 	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
@@ -32,7 +33,7 @@ help:
 demo:
 	$(S)/demo
 check:
-	$(S)/check
+	$(S)/check $(ARGS)
 deps:
 	$(S)/install-deps
 sources:
@@ -70,8 +71,8 @@ export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
 check-series:
-	$(S)/series-sync linux
-	$(S)/series-sync qemu
+	$(S)/check-series linux
+	$(S)/check-series qemu
 check-patches:
 	$(S)/check-patches linux
 	$(S)/check-patches qemu

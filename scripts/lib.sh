@@ -47,8 +47,9 @@ BOCHS_BIN=$BOCHS_OUT/bin/bochs     # with its BIOS files next to it (build-bochs
 BOCHS_CPU=corei7_haswell_4770
 KVM_SELFTESTS_OUT=$XO_BUILD/kvm-selftests
 # The conformance suite's sources live in userspace-tests/; the guest series
-# carries the same files as a kselftest (scripts/sync-kselftest).
-SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds)
+# carries the same files as a kselftest (scripts/sync-kselftest), config
+# (the kernel options the suite needs) as the kselftest's config.
+SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds config)
 SUITE_KSELFTEST_DIR=tools/testing/selftests/x86/kvm_xo
 # Firmware is not built with QEMU: it comes from Debian's seabios and
 # qemu-system-data. No NIC: the default one wants an option ROM not there.
@@ -239,19 +240,96 @@ counts_in() {
 }
 
 # tally NAME FILE STATUS: add the counts of a step's output FILE to the
-# caller's P, F and S, and print them as "NAME: N passed, N failed, N
-# skipped". A step without a counts line counts as one failure, and so does
-# a non-zero STATUS when no failure was counted (a timeout, a kernel splat,
-# a crash after the last result).
+# caller's P, F and S, and print them as "# NAME: N passed, N failed, N
+# skipped" (a TAP comment). A step without a counts line counts as one
+# failure, and so does a non-zero STATUS when no failure was counted (a
+# timeout, a kernel splat, a crash after the last result).
 tally() {
 	local name=$1 file=$2 rc=$3 c p f s
 	c=$(counts_in "$file")
 	if [ -z "$c" ]; then
-		echo "    $name: no counts line (exit $rc)"
+		echo "# $name: no counts line (exit $rc)"
 		c="0 1 0"
 	fi
 	read -r p f s <<<"$c"
 	[ "$rc" -eq 0 ] || [ "$f" -gt 0 ] || f=1
 	P=$((P + p)) F=$((F + f)) S=$((S + s))
-	echo "$name: $p passed, $f failed, $s skipped"
+	echo "# $name: $p passed, $f failed, $s skipped"
+}
+
+# TAP (version 13) for the scripts that count results. Their output:
+#   TAP version 13
+#   1..N                      the plan: here when N is known up front
+#                             (tap_begin N), else after the last result
+#   ok 1 DESC                 one line per result (tap_pass, tap_fail,
+#   not ok 2 DESC # NOTE      tap_skip), a NOTE after "# " optional
+#   ok 3 DESC # SKIP REASON
+#   # ...                     anything else, a sub-step's output too
+#                             (tap_nest, tap_note), prefixed by "# "
+#   N passed, N failed, N skipped    last: the counts line counts_in reads
+# The counts are the caller's P, F and S, which tally adds a step's own
+# counts to: a step with results of its own (tap_step) is one TAP line but
+# all its results in the counts.
+tap_begin() { # [N]
+	P=0 F=0 S=0 TAP_N=0 TAP_PLAN=${1:-}
+	echo "TAP version 13"
+	[ -z "$TAP_PLAN" ] || echo "1..$TAP_PLAN"
+}
+_tap_line() { # ok|"not ok" DESC [DIRECTIVE]
+	TAP_N=$((TAP_N + 1))
+	echo "$1 $TAP_N $2${3:+ # $3}"
+}
+tap_pass() { P=$((P + 1)); _tap_line ok "$1" "${2:-}"; }        # DESC [NOTE]
+tap_fail() { F=$((F + 1)); _tap_line "not ok" "$1" "${2:-}"; }  # DESC [NOTE]
+tap_skip() { S=$((S + 1)); _tap_line ok "$1" "SKIP $2"; }       # DESC REASON
+# tap_check DESC CMD...: one result, passed when CMD succeeds (its output
+# nested).
+tap_check() {
+	local d=$1 rc
+	shift
+	{ "$@" 2>&1 | tap_nest; rc=${PIPESTATUS[0]}; } || true
+	if [ "$rc" -eq 0 ]; then tap_pass "$d"; else tap_fail "$d"; fi
+	return "$rc"
+}
+# tap_nest [FILE]: FILE or stdin as nested output, each line after "# ".
+# shellcheck disable=SC2120 # the scripts pass FILE, lib.sh itself does not
+tap_nest() { sed -u 's/^/# /' "$@"; }
+tap_note() { printf '# %s\n' "$@"; }  # LINE...
+# tap_step NAME FILE STATUS: the TAP line of a step whose output FILE
+# ends with its own counts line: tally adds those, then "ok N NAME", or
+# "not ok N NAME" when it added a failure. Returns 1 then.
+tap_step() {
+	local f0=$F
+	tally "$@"
+	if [ "$F" -eq "$f0" ]; then _tap_line ok "$1"; else _tap_line "not ok" "$1"; return 1; fi
+}
+# tap_run_step NAME OUT CMD...: run such a step, its output nested and
+# kept in OUT, then tap_step NAME OUT STATUS.
+tap_run_step() {
+	local name=$1 out=$2 rc
+	shift 2
+	mkdir -p "$(dirname "$out")"
+	{ "$@" 2>&1 | tee "$out" | tap_nest; rc=${PIPESTATUS[0]}; } || true
+	tap_step "$name" "$out" "$rc"
+}
+# tap_bail REASON: stop the run ("Bail out!"), with at least one failure
+# in its counts line; exits 1.
+tap_bail() {
+	echo "Bail out! $1"
+	[ "$F" -gt 0 ] || F=1
+	echo "$P passed, $F failed, $S skipped"
+	exit 1
+}
+# tap_end [LABEL]: the plan if tap_begin had none, then the counts line
+# "[LABEL: ]N passed, N failed, N skipped". A plan the results did not
+# meet is one more failure. Returns 1 when anything failed.
+tap_end() {
+	if [ -z "$TAP_PLAN" ]; then
+		echo "1..$TAP_N"
+	elif [ "$TAP_N" -ne "$TAP_PLAN" ]; then
+		tap_note "planned $TAP_PLAN results, got $TAP_N"
+		F=$((F + 1))
+	fi
+	echo "${1:+$1: }$P passed, $F failed, $S skipped"
+	[ "$F" -eq 0 ]
 }

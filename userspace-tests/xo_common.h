@@ -369,18 +369,25 @@ static const char *xo_off_reason(void)
 	}
 }
 
-/* For XO-only checks: skip, saying why, unless the NR mechanism is expected. */
-#define XO_REQUIRE() do { \
+/*
+ * For XO-only checks: skip, saying why, unless the NR mechanism is
+ * expected (a TEST_REQUIRE* skips, as in the KVM selftests).
+ */
+#define TEST_REQUIRE_XO() do { \
 	if (xo_mech != XO_MECH_NR) \
 		SKIP(return, "%s", xo_off_reason()); \
 } while (0)
 
-/* Check a probe result under the harness. */
-#define CHECK(expr) do { \
+/*
+ * Check a probe result (NULL, or what went wrong) under the harness:
+ * EXPECT_PROBE goes on after a failure, ASSERT_PROBE ends the test, as
+ * the harness' EXPECT_* and ASSERT_* do.
+ */
+#define EXPECT_PROBE(expr) do { \
 	const char *__m = (expr); \
 	EXPECT_TRUE(!__m) TH_LOG("%s: %s", #expr, __m); \
 } while (0)
-#define REQUIRE(expr) do { \
+#define ASSERT_PROBE(expr) do { \
 	const char *__m = (expr); \
 	ASSERT_TRUE(!__m) TH_LOG("%s: %s", #expr, __m); \
 } while (0)

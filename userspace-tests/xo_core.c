@@ -39,11 +39,11 @@ TEST(load_touched)
 
 	ASSERT_NE(NULL, p);
 	/* Touch both pages by executing them. */
-	REQUIRE(xo_check_call(p, MAGIC));
-	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 1));
 	for (i = 0; i < ARRAY_SIZE(sizes); i++)
 		for (j = 0; j < ARRAY_SIZE(offs); j++)
-			CHECK(xo_check_load(p + offs[j], sizes[i], p + offs[j]));
+			EXPECT_PROBE(xo_check_load(p + offs[j], sizes[i], p + offs[j]));
 }
 
 TEST(load_untouched)
@@ -55,15 +55,15 @@ TEST(load_untouched)
 
 	ASSERT_NE(MAP_FAILED, p);
 	/* Anonymous, never populated. */
-	CHECK(xo_check_noread(p + 8));
-	CHECK(xo_check_noread(p + XO_PAGE + 123));
+	EXPECT_PROBE(xo_check_noread(p + 8));
+	EXPECT_PROBE(xo_check_noread(p + XO_PAGE + 123));
 	/* File-backed, page cache populated but not yet mapped. */
 	ASSERT_LE(0, fd);
 	q = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, q);
-	CHECK(xo_check_load(q + 64, 4, q + 64));
+	EXPECT_PROBE(xo_check_load(q + 64, 4, q + 64));
 	/* Then executing it must still work. */
-	CHECK(xo_check_call(q, MAGIC));
+	EXPECT_PROBE(xo_check_call(q, MAGIC));
 }
 
 TEST(store_touched_and_untouched)
@@ -73,11 +73,11 @@ TEST(store_touched_and_untouched)
 
 	ASSERT_NE(NULL, p);
 	ASSERT_NE(MAP_FAILED, u);
-	REQUIRE(xo_check_call(p, MAGIC));
-	CHECK(xo_check_store_faults(p + 17));
-	CHECK(xo_check_store_faults(u + 33));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_store_faults(p + 17));
+	EXPECT_PROBE(xo_check_store_faults(u + 33));
 	/* The failed store changed nothing. */
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
 
 /* A load across the boundary between a readable and a PROT_EXEC-only page. */
@@ -89,14 +89,14 @@ TEST(load_straddling)
 	ASSERT_NE(NULL, p);
 	/* Readable, then XO: the fault is on the first byte of the XO page. */
 	ASSERT_EQ(0, mprotect(b, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_load(b - 4, 8, b));
-	CHECK(xo_check_load(b - 1, 2, b));
-	CHECK(xo_check_load(b - 2, 4, b));
+	EXPECT_PROBE(xo_check_load(b - 4, 8, b));
+	EXPECT_PROBE(xo_check_load(b - 1, 2, b));
+	EXPECT_PROBE(xo_check_load(b - 2, 4, b));
 	/* XO, then readable: the fault is on the first byte. */
 	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
 	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_load(b - 4, 8, b - 4));
-	CHECK(xo_check_load(b - 1, 2, b - 1));
+	EXPECT_PROBE(xo_check_load(b - 4, 8, b - 4));
+	EXPECT_PROBE(xo_check_load(b - 1, 2, b - 1));
 }
 
 TEST(load_string_and_simd)
@@ -107,15 +107,15 @@ TEST(load_string_and_simd)
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, mprotect(b, XO_PAGE, PROT_EXEC));
 	/* rep movsb from inside the XO page, and running into it. */
-	CHECK(xo_check_load_sized(xo_do_movsb, b + 100, 32, b + 100, b + 100));
-	CHECK(xo_check_load_sized(xo_do_movsb, b - 8, 32, b, b - 8));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_movsb, b + 100, 32, b + 100, b + 100));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_movsb, b - 8, 32, b, b - 8));
 	/* 16-byte SSE loads. */
-	CHECK(xo_check_load_sized(xo_do_movdqu, b + 16, 16, b + 16, b + 16));
-	CHECK(xo_check_load_sized(xo_do_movdqu, b - 8, 16, b, b - 8));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_movdqu, b + 16, 16, b + 16, b + 16));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_movdqu, b - 8, 16, b, b - 8));
 	/* 32-byte AVX loads, where the CPU and kernel support them. */
 	if (__builtin_cpu_supports("avx")) {
-		CHECK(xo_check_load_sized(xo_do_vmovdqu, b + 32, 32, b + 32, b + 32));
-		CHECK(xo_check_load_sized(xo_do_vmovdqu, b - 16, 32, b, b - 16));
+		EXPECT_PROBE(xo_check_load_sized(xo_do_vmovdqu, b + 32, 32, b + 32, b + 32));
+		EXPECT_PROBE(xo_check_load_sized(xo_do_vmovdqu, b - 16, 32, b, b - 16));
 	} else {
 		TH_LOG("no AVX: 32-byte loads not checked");
 	}
@@ -150,10 +150,10 @@ TEST(code_reads_own_page)
 		EXPECT_EQ(0, memcmp(&a.val, code + fault_off, 4));
 		break;
 	case XO_MECH_PKEY:
-		CHECK(xo_expect_fault(res, &f, SEGV_PKUERR, p + fault_off));
+		EXPECT_PROBE(xo_expect_fault(res, &f, SEGV_PKUERR, p + fault_off));
 		break;
 	default:
-		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, p + fault_off));
+		EXPECT_PROBE(xo_expect_fault(res, &f, SEGV_ACCERR, p + fault_off));
 		break;
 	}
 }
@@ -168,9 +168,9 @@ TEST(exec_first_touch)
 	ASSERT_LE(0, fd);
 	p = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	CHECK(xo_check_call(p + XO_PAGE, MAGIC + 1));
-	CHECK(xo_check_call(p, MAGIC));
-	CHECK(xo_check_noread(p + 1));
+	EXPECT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 1));
 }
 
 TEST(exec_after_dontneed)
@@ -181,13 +181,13 @@ TEST(exec_after_dontneed)
 	ASSERT_LE(0, fd);
 	p = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	ASSERT_EQ(0, madvise(p, XO_PAGE, MADV_DONTNEED));
 	/* Refaulted by an instruction fetch, then by a load. */
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 	ASSERT_EQ(0, madvise(p, XO_PAGE, MADV_DONTNEED));
-	CHECK(xo_check_noread(p + 5));
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 5));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
 
 TEST(exec_warm)
@@ -197,12 +197,12 @@ TEST(exec_warm)
 	unsigned int i, bad = 0;
 
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	for (i = 0; i < 100000; i++)
 		bad += fn() != MAGIC;
 	EXPECT_EQ(0, bad);
-	CHECK(xo_check_noread(p + 3));
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 3));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
 
 /* The permission matrix: each protection, first touch of a file page. */
@@ -239,7 +239,7 @@ TEST_F(matrix, file_private)
 	void *p = mmap(NULL, XO_PAGE, variant->prot, MAP_PRIVATE, self->fd, 0);
 
 	ASSERT_NE(MAP_FAILED, p);
-	CHECK(xo_check_prot(p, variant->prot, MAGIC));
+	EXPECT_PROBE(xo_check_prot(p, variant->prot, MAGIC));
 }
 
 TEST_F(matrix, anon_mprotect)
@@ -247,7 +247,7 @@ TEST_F(matrix, anon_mprotect)
 	void *p = xo_map_code(1, variant->prot, MAGIC);
 
 	ASSERT_NE(NULL, p);
-	CHECK(xo_check_prot(p, variant->prot, MAGIC));
+	EXPECT_PROBE(xo_check_prot(p, variant->prot, MAGIC));
 }
 
 /* ---------------- mprotect transitions ---------------- */
@@ -321,11 +321,11 @@ TEST(mprotect_rx_to_x_after_load)
 	xo_fill_page(want, MAGIC);
 	for (round = 0; round < 10; round++) {
 		ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_READ | PROT_EXEC));
-		REQUIRE(xo_check_readable(p + 64, want + 64, 1));
+		ASSERT_PROBE(xo_check_readable(p + 64, want + 64, 1));
 		ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
-		CHECK(xo_check_load(p + 64, 1, p + 64));
+		EXPECT_PROBE(xo_check_load(p + 64, 1, p + 64));
 	}
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
 
 /* ---------------- partial ranges: VMA split and merge ---------------- */
@@ -356,51 +356,51 @@ TEST(partial_split_merge)
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, mprotect(p, 4 * XO_PAGE, PROT_READ | PROT_EXEC));
 	for (i = 0; i < 4; i++)
-		REQUIRE(xo_check_call(p + i * XO_PAGE, MAGIC + i));
+		ASSERT_PROBE(xo_check_call(p + i * XO_PAGE, MAGIC + i));
 
 	/* Split into RX | X X | RX. */
 	ASSERT_EQ(0, mprotect(p + XO_PAGE, 2 * XO_PAGE, PROT_EXEC));
-	CHECK(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 3 * XO_PAGE));
-	CHECK(check_perms(p, "r-xp", a, a + XO_PAGE));
-	CHECK(check_perms(p + 3 * XO_PAGE, "r-xp", a + 3 * XO_PAGE, a + 4 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 3 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p, "r-xp", a, a + XO_PAGE));
+	EXPECT_PROBE(check_perms(p + 3 * XO_PAGE, "r-xp", a + 3 * XO_PAGE, a + 4 * XO_PAGE));
 	for (i = 0; i < 4; i++) {
 		uint8_t *page = p + i * XO_PAGE;
 
 		xo_fill_page(want, MAGIC + i);
-		CHECK(xo_check_call(page, MAGIC + i));
+		EXPECT_PROBE(xo_check_call(page, MAGIC + i));
 		if (i == 1 || i == 2)
-			CHECK(xo_check_load(page + 9, 1, page + 9));
+			EXPECT_PROBE(xo_check_load(page + 9, 1, page + 9));
 		else
-			CHECK(xo_check_readable(page + 9, want + 9, 16));
+			EXPECT_PROBE(xo_check_readable(page + 9, want + 9, 16));
 	}
 	/* The XO range's edges are exact. */
-	CHECK(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 0));
+	EXPECT_PROBE(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 0));
 	xo_fill_page(want, MAGIC);
-	CHECK(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 1));
-	CHECK(xo_check_load(p + 3 * XO_PAGE - 1, 1, p + 3 * XO_PAGE - 1));
+	EXPECT_PROBE(xo_check_readable(p + XO_PAGE - 1, want + XO_PAGE - 1, 1));
+	EXPECT_PROBE(xo_check_load(p + 3 * XO_PAGE - 1, 1, p + 3 * XO_PAGE - 1));
 
 	/* Merge back: one RX VMA, all readable. */
 	ASSERT_EQ(0, mprotect(p + XO_PAGE, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
-	CHECK(check_perms(p, "r-xp", a, a + 4 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p, "r-xp", a, a + 4 * XO_PAGE));
 	for (i = 0; i < 4; i++) {
 		xo_fill_page(want, MAGIC + i);
-		CHECK(xo_check_readable(p + i * XO_PAGE + 9, want + 9, 16));
+		EXPECT_PROBE(xo_check_readable(p + i * XO_PAGE + 9, want + 9, 16));
 	}
 
 	/* All XO, then one page in the middle readable again. */
 	ASSERT_EQ(0, mprotect(p, 4 * XO_PAGE, PROT_EXEC));
-	CHECK(check_perms(p, "--xp", a, a + 4 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p, "--xp", a, a + 4 * XO_PAGE));
 	ASSERT_EQ(0, mprotect(p + 2 * XO_PAGE, XO_PAGE, PROT_READ | PROT_EXEC));
-	CHECK(check_perms(p + 2 * XO_PAGE, "r-xp", a + 2 * XO_PAGE, a + 3 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p + 2 * XO_PAGE, "r-xp", a + 2 * XO_PAGE, a + 3 * XO_PAGE));
 	for (i = 0; i < 4; i++) {
 		uint8_t *page = p + i * XO_PAGE;
 
 		xo_fill_page(want, MAGIC + i);
 		if (i == 2)
-			CHECK(xo_check_readable(page + 50, want + 50, 8));
+			EXPECT_PROBE(xo_check_readable(page + 50, want + 50, 8));
 		else
-			CHECK(xo_check_load(page + 50, 2, page + 50));
-		CHECK(xo_check_call(page, MAGIC + i));
+			EXPECT_PROBE(xo_check_load(page + 50, 2, page + 50));
+		EXPECT_PROBE(xo_check_call(page, MAGIC + i));
 	}
 }
 
@@ -506,17 +506,17 @@ TEST(smp_mprotect_visibility)
 
 		xo_fill_page(c.p, magic);
 		/* The other CPU caches a readable translation... */
-		CHECK(mt_load_ok(&c));
+		EXPECT_PROBE(mt_load_ok(&c));
 		/* ...which mprotect(PROT_EXEC) must shoot down. */
 		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_EXEC));
-		CHECK(mt_run(&c, CMD_CALL, magic));
-		CHECK(mt_run(&c, CMD_LOAD, 0));
+		EXPECT_PROBE(mt_run(&c, CMD_CALL, magic));
+		EXPECT_PROBE(mt_run(&c, CMD_LOAD, 0));
 		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_READ | PROT_EXEC));
-		CHECK(mt_load_ok(&c));
+		EXPECT_PROBE(mt_load_ok(&c));
 		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_EXEC));
-		CHECK(mt_run(&c, CMD_LOAD, 0));
+		EXPECT_PROBE(mt_run(&c, CMD_LOAD, 0));
 		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_NONE));
-		CHECK(mt_run(&c, CMD_CALL, 0));
+		EXPECT_PROBE(mt_run(&c, CMD_CALL, 0));
 		ASSERT_EQ(0, mprotect(c.p, XO_PAGE, PROT_READ | PROT_WRITE));
 	}
 	mt_run(&c, CMD_EXIT, 0);
@@ -540,7 +540,7 @@ TEST(fork_cow)
 	pid_t pid;
 
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -562,8 +562,8 @@ TEST(fork_cow)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("child status %#x", status);
 	/* The parent still has its own copy, still XO. */
-	CHECK(xo_check_call(p, MAGIC));
-	CHECK(xo_check_noread(p + 1));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 1));
 }
 
 /* Touched in the parent only after fork: the shared COW page. */
@@ -586,8 +586,8 @@ TEST(fork_shared_cow_page)
 				   xo_check_readable(p + 10, want + 10, 32)));
 	}
 	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_call(p, MAGIC));
-	CHECK(xo_check_noread(p + 10));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 10));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("child status %#x", status);
@@ -616,7 +616,7 @@ TEST(execve_new_image)
 	pid_t pid;
 
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	pid = fork();
 	ASSERT_LE(0, pid);
 	if (pid == 0) {
@@ -638,10 +638,10 @@ TEST(maps_shows_xp)
 
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, mprotect(p + XO_PAGE, XO_PAGE, PROT_EXEC));
-	CHECK(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 2 * XO_PAGE));
-	CHECK(check_perms(p, "r-xp", a, a + XO_PAGE));
+	EXPECT_PROBE(check_perms(p + XO_PAGE, "--xp", a + XO_PAGE, a + 2 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p, "r-xp", a, a + XO_PAGE));
 	ASSERT_EQ(0, mprotect(p, 3 * XO_PAGE, PROT_WRITE | PROT_EXEC));
-	CHECK(check_perms(p, "-wxp", a, a + 3 * XO_PAGE));
+	EXPECT_PROBE(check_perms(p, "-wxp", a, a + 3 * XO_PAGE));
 }
 
 /* ---------------- pkeys ---------------- */
@@ -680,8 +680,8 @@ TEST(pkeys_not_consumed)
 		SKIP(return, "no PKU: no ospke in /proc/cpuinfo");
 	p = xo_map_code(1, PROT_EXEC, MAGIC);
 	ASSERT_NE(NULL, p);
-	CHECK(xo_check_call(p, MAGIC));
-	CHECK(xo_check_noread(p + 4));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_noread(p + 4));
 	while (pkey_alloc_raw(0) >= 0)
 		n++;
 	key = smaps_pkey(p);
@@ -714,16 +714,16 @@ TEST(pkey_mprotect_works)
 	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, rw, XO_PAGE, PROT_READ | PROT_WRITE, key));
 	a.src = rw + 8;
 	res = xo_try(xo_do_load, &a, &f);
-	CHECK(xo_expect_fault(res, &f, SEGV_PKUERR, rw + 8));
+	EXPECT_PROBE(xo_expect_fault(res, &f, SEGV_PKUERR, rw + 8));
 	/* An access-disabled pkey on XO: fetch still allowed, loads fault. */
 	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, key));
-	CHECK(xo_check_call(x, MAGIC));
+	EXPECT_PROBE(xo_check_call(x, MAGIC));
 	a.src = x + 8;
 	res = xo_try(xo_do_load, &a, &f);
-	CHECK(xo_expect_fault(res, &f, 0, x + 8));
+	EXPECT_PROBE(xo_expect_fault(res, &f, 0, x + 8));
 	/* Back to key 0 and readable. */
 	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_READ | PROT_EXEC, 0));
-	CHECK(xo_check_readable(x, (uint8_t[]){ 0xb8 }, 1));
+	EXPECT_PROBE(xo_check_readable(x, (uint8_t[]){ 0xb8 }, 1));
 	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
 }
 
@@ -740,8 +740,8 @@ FIXTURE_SETUP(kaccess)
 	ASSERT_NE(NULL, self->p);
 	xo_fill_page(self->want, MAGIC);
 	/* Present PTEs: the fast GUP and uaccess paths see the NR entry. */
-	REQUIRE(xo_check_call(self->p, MAGIC));
-	REQUIRE(xo_check_call(self->p + XO_PAGE, MAGIC + 1));
+	ASSERT_PROBE(xo_check_call(self->p, MAGIC));
+	ASSERT_PROBE(xo_check_call(self->p + XO_PAGE, MAGIC + 1));
 }
 
 FIXTURE_TEARDOWN(kaccess)
@@ -809,7 +809,7 @@ TEST_F(kaccess, read_into_xo)
 	ASSERT_EQ(sizeof(msg), write(fds[1], msg, sizeof(msg)));
 	EXPECT_EQ(-1, read(fds[0], self->p, sizeof(msg)));
 	EXPECT_EQ(EFAULT, errno);
-	CHECK(xo_check_call(self->p, MAGIC));
+	EXPECT_PROBE(xo_check_call(self->p, MAGIC));
 }
 
 TEST_F(kaccess, vmsplice_from_xo)
@@ -818,7 +818,7 @@ TEST_F(kaccess, vmsplice_from_xo)
 	int fds[2];
 	ssize_t ret;
 
-	XO_REQUIRE();
+	TEST_REQUIRE_XO();
 	ASSERT_EQ(0, pipe(fds));
 	/* Pinning the pages for a pipe is a read through GUP: refused. */
 	ret = vmsplice(fds[1], &iov, 1, 0);
@@ -882,7 +882,7 @@ TEST_F(kaccess, io_uring_write_from_xo)
 {
 	int fds[2], res = 0, ret;
 
-	XO_REQUIRE();
+	TEST_REQUIRE_XO();
 	ASSERT_EQ(0, pipe(fds));
 	ret = io_uring_rw_once(IORING_OP_WRITE, fds[1], self->p + 64, 64, &res);
 	if (ret == -ENOSYS || ret == -EPERM)
@@ -903,7 +903,7 @@ TEST_F(kaccess, io_uring_read_into_xo)
 		SKIP(return, "io_uring_setup: %s", strerror(-ret));
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(-EFAULT, res);
-	CHECK(xo_check_call(self->p, MAGIC));
+	EXPECT_PROBE(xo_check_call(self->p, MAGIC));
 }
 
 /* 32-bit: the time64 futex, which needs no CONFIG_COMPAT_32BIT_TIME. */
@@ -1102,7 +1102,7 @@ TEST(ptrace_and_proc_mem)
 	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		TH_LOG("tracee status %#x", status);
 	/* The debugger's writes went to the child's copy only. */
-	CHECK(xo_check_call(p, MAGIC));
+	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
 
 #ifdef __x86_64__
@@ -1178,7 +1178,7 @@ TEST(singlestep_through_xo)
 	ASSERT_EQ(0, ptrace(PTRACE_GETREGS, pid, NULL, &regs));
 	ASSERT_EQ((uintptr_t)p + 1, REG_IP(regs));
 	for (i = 0; i < ARRAY_SIZE(next); i++) {
-		REQUIRE(step_tracee(pid, &regs));
+		ASSERT_PROBE(step_tracee(pid, &regs));
 		EXPECT_EQ((uintptr_t)p + next[i], REG_IP(regs)) TH_LOG("step %zu", i);
 		if (i == 0) {
 			/* pushf saved the TF of the step, which ptrace hides. */
@@ -1200,7 +1200,7 @@ TEST(singlestep_through_xo)
 	errno = 0;
 	ret_addr = ptrace(PTRACE_PEEKDATA, pid, REG_SP(regs), NULL);
 	ASSERT_EQ(0, errno);
-	REQUIRE(step_tracee(pid, &regs));
+	ASSERT_PROBE(step_tracee(pid, &regs));
 	EXPECT_EQ(ret_addr, REG_IP(regs)) TH_LOG("after ret");
 	/* The tracee's popf left TF set: clear it, then let it run. */
 	REG_FL(regs) &= ~EFLAGS_TF;
@@ -1244,7 +1244,7 @@ TEST(signal_handler_in_xo)
 	handler_flag = 0;
 	ASSERT_EQ(0, raise(SIGUSR1));
 	EXPECT_EQ(MAGIC, handler_flag);
-	CHECK(xo_check_noread(p + 1));
+	EXPECT_PROBE(xo_check_noread(p + 1));
 }
 
 extern char xo_uc_load_insn[], xo_uc_load_done[];
@@ -1309,7 +1309,7 @@ TEST(handler_cannot_unprotect_via_ucontext)
 	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
 	struct sigaction sa = { .sa_sigaction = uc_handler, .sa_flags = SA_SIGINFO };
 
-	XO_REQUIRE();
+	TEST_REQUIRE_XO();
 	ASSERT_NE(NULL, p);
 	ASSERT_EQ(0, sigaction(SIGSEGV, &sa, NULL));
 	xo_handlers_installed = 0;
@@ -1389,7 +1389,7 @@ TEST(show_opcodes_on_xo_page)
 	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
 	/* The crash, caught: the same fault in every mode. */
 	a.src = p + off;
-	CHECK(xo_expect_fault(xo_try(xo_do_call, &a, &f), &f, SEGV_MAPERR, NULL));
+	EXPECT_PROBE(xo_expect_fault(xo_try(xo_do_call, &a, &f), &f, SEGV_MAPERR, NULL));
 
 	kmsg = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
 	if (kmsg < 0)
@@ -1506,10 +1506,10 @@ TEST(umip_sgdt_from_xo)
 		EXPECT_EQ(0, memcmp(want, c.buf, sizeof(want)));
 	} else {
 		/* gp_user_force_sig_segv(): force_sig(), no address. */
-		CHECK(xo_expect_signal(res, &f, SIGSEGV, SI_KERNEL, NULL));
+		EXPECT_PROBE(xo_expect_signal(res, &f, SIGSEGV, SI_KERNEL, NULL));
 		EXPECT_EQ(0x55, c.buf[0]) TH_LOG("sgdt from --x stored a result");
 	}
-	CHECK(xo_check_noread(x));
+	EXPECT_PROBE(xo_check_noread(x));
 }
 
 /* ---------------- where the feature came from ---------------- */

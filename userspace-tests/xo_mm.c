@@ -79,17 +79,17 @@ TEST(shared_anon_two_mappings)
 	x = mremap(rw, 0, XO_PAGE, MREMAP_MAYMOVE);
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_call(x, MAGIC));
-	CHECK(xo_check_noread(x + 20));
+	EXPECT_PROBE(xo_check_call(x, MAGIC));
+	EXPECT_PROBE(xo_check_noread(x + 20));
 	xo_fill_page(want, MAGIC);
-	CHECK(xo_check_readable(rw + 20, want + 20, 64));
+	EXPECT_PROBE(xo_check_readable(rw + 20, want + 20, 64));
 	if (pfn_of(rw))
 		EXPECT_EQ(pfn_of(rw), pfn_of(x)) TH_LOG("aliases are not the same frame");
 	/* Code written through one mapping runs through the other. */
 	xo_fill_page(rw, MAGIC + 1);
-	CHECK(xo_check_call(x, MAGIC + 1));
-	CHECK(xo_check_noread(x + 20));
-	CHECK(xo_check_store_faults(x + 20));
+	EXPECT_PROBE(xo_check_call(x, MAGIC + 1));
+	EXPECT_PROBE(xo_check_noread(x + 20));
+	EXPECT_PROBE(xo_check_store_faults(x + 20));
 }
 
 /* JIT style: an RW alias and an X alias of one memfd. */
@@ -108,13 +108,13 @@ TEST(memfd_jit_aliases)
 	ASSERT_NE(MAP_FAILED, x);
 	for (i = 0; i < 50; i++) {
 		xo_emit_ret_imm(rw + XO_PAGE, MAGIC + 100 + i);
-		CHECK(xo_check_call(x + XO_PAGE, MAGIC + 100 + i));
+		EXPECT_PROBE(xo_check_call(x + XO_PAGE, MAGIC + 100 + i));
 	}
-	CHECK(xo_check_call(x, MAGIC));
-	CHECK(xo_check_noread(x + 8));
-	CHECK(xo_check_noread(x + XO_PAGE + 8));
+	EXPECT_PROBE(xo_check_call(x, MAGIC));
+	EXPECT_PROBE(xo_check_noread(x + 8));
+	EXPECT_PROBE(xo_check_noread(x + XO_PAGE + 8));
 	xo_fill_page(want, MAGIC);
-	CHECK(xo_check_readable(rw + 8, want + 8, 32));
+	EXPECT_PROBE(xo_check_readable(rw + 8, want + 8, 32));
 	ASSERT_EQ(XO_PAGE, pread(fd, buf, XO_PAGE, 0));
 	EXPECT_EQ(0, memcmp(buf, want, XO_PAGE));
 	if (pfn_of(rw))
@@ -152,21 +152,21 @@ TEST(file_xo_and_readers)
 	ASSERT_NE(MAP_FAILED, xs);
 	ASSERT_NE(MAP_FAILED, r);
 
-	CHECK(xo_check_call(xp, MAGIC));
-	CHECK(xo_check_call(xs, MAGIC));
-	CHECK(xo_check_noread(xp + 30));
-	CHECK(xo_check_noread(xs + 30));
-	CHECK(xo_check_readable(r + 30, page + 30, 64));
+	EXPECT_PROBE(xo_check_call(xp, MAGIC));
+	EXPECT_PROBE(xo_check_call(xs, MAGIC));
+	EXPECT_PROBE(xo_check_noread(xp + 30));
+	EXPECT_PROBE(xo_check_noread(xs + 30));
+	EXPECT_PROBE(xo_check_readable(r + 30, page + 30, 64));
 	ASSERT_EQ(XO_PAGE, pread(fd, buf, XO_PAGE, 0));
 	EXPECT_EQ(0, memcmp(buf, page, XO_PAGE));
 
 	/* New code through write(2): every mapping sees the page cache. */
 	xo_emit_ret_imm(page, MAGIC + 5);
 	ASSERT_EQ(XO_RET_IMM_LEN, pwrite(fd, page, XO_RET_IMM_LEN, 0));
-	CHECK(xo_check_call(xp, MAGIC + 5));
-	CHECK(xo_check_call(xs, MAGIC + 5));
-	CHECK(xo_check_readable(r, page, XO_RET_IMM_LEN));
-	CHECK(xo_check_noread(xs + 1));
+	EXPECT_PROBE(xo_check_call(xp, MAGIC + 5));
+	EXPECT_PROBE(xo_check_call(xs, MAGIC + 5));
+	EXPECT_PROBE(xo_check_readable(r, page, XO_RET_IMM_LEN));
+	EXPECT_PROBE(xo_check_noread(xs + 1));
 }
 
 TEST(zero_page)
@@ -180,18 +180,18 @@ TEST(zero_page)
 	ASSERT_NE(MAP_FAILED, a);
 	ASSERT_NE(MAP_FAILED, b);
 	/* Both read faults map the shared zero page. */
-	CHECK(xo_check_readable(a, zeros, 1));
-	CHECK(xo_check_readable(b, zeros, 1));
+	EXPECT_PROBE(xo_check_readable(a, zeros, 1));
+	EXPECT_PROBE(xo_check_readable(b, zeros, 1));
 	/* Informational: some kernels do not report the zero page's PFN. */
 	TH_LOG("frames: %s", pfn_of(a) && pfn_of(a) == pfn_of(b) ?
 	       "both mappings on one (zero) frame" : "pagemap shows different frames");
 	ASSERT_EQ(0, mprotect(a, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_load_sized(xo_do_load, a + 16, 4, a + 16, zeros));
-	CHECK(xo_check_readable(b + 16, zeros, 64));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, a + 16, 4, a + 16, zeros));
+	EXPECT_PROBE(xo_check_readable(b + 16, zeros, 64));
 	/* Made writable again: a new private page, zero and readable. */
 	ASSERT_EQ(0, mprotect(a, XO_PAGE, PROT_READ | PROT_WRITE));
-	CHECK(xo_check_readable(a + 16, zeros, 64));
-	CHECK(xo_check_store_ok(a, 1));
+	EXPECT_PROBE(xo_check_readable(a + 16, zeros, 64));
+	EXPECT_PROBE(xo_check_store_ok(a, 1));
 }
 
 /* Frames freed from XO mappings come back readable elsewhere. */
@@ -231,13 +231,13 @@ TEST(frames_reused_after_munmap)
 	p = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < 4; i++)
-		CHECK(xo_check_call(p + i * XO_PAGE, MAGIC + i));
+		EXPECT_PROBE(xo_check_call(p + i * XO_PAGE, MAGIC + i));
 	ASSERT_EQ(0, munmap(p, 4 * XO_PAGE));
 	p = mmap(NULL, 4 * XO_PAGE, PROT_READ, MAP_SHARED, fd, 0);
 	ASSERT_NE(MAP_FAILED, p);
 	for (i = 0; i < 4; i++) {
 		xo_fill_page(want, MAGIC + i);
-		CHECK(xo_check_readable(p + i * XO_PAGE, want, 64));
+		EXPECT_PROBE(xo_check_readable(p + i * XO_PAGE, want, 64));
 	}
 }
 
@@ -296,18 +296,18 @@ TEST(thp_pmd)
 	if (huge_kb >= 2048)
 		EXPECT_LE(2048, smaps_kb(p, "AnonHugePages")) TH_LOG("mprotect split the THP");
 	for (off = 0; off < SZ_2M; off += 97 * XO_PAGE) {
-		CHECK(xo_check_call(p + off, MAGIC + off / XO_PAGE));
-		CHECK(xo_check_noread(p + off + 64));
+		EXPECT_PROBE(xo_check_call(p + off, MAGIC + off / XO_PAGE));
+		EXPECT_PROBE(xo_check_noread(p + off + 64));
 	}
-	CHECK(xo_check_noread(p + SZ_2M - 1));
-	CHECK(xo_check_store_faults(p + 4096 * 3));
+	EXPECT_PROBE(xo_check_noread(p + SZ_2M - 1));
+	EXPECT_PROBE(xo_check_store_faults(p + 4096 * 3));
 
 	/* Part of the huge page readable again: split, each part correct. */
 	ASSERT_EQ(0, mprotect(p + SZ_2M / 2, XO_PAGE, PROT_READ | PROT_EXEC));
-	CHECK(xo_check_readable(p + SZ_2M / 2 + 64, NULL, 4));
-	CHECK(xo_check_noread(p + SZ_2M / 2 - 1));
-	CHECK(xo_check_noread(p + SZ_2M / 2 + XO_PAGE));
-	CHECK(xo_check_call(p + SZ_2M / 2 + XO_PAGE, MAGIC + SZ_2M / 2 / XO_PAGE + 1));
+	EXPECT_PROBE(xo_check_readable(p + SZ_2M / 2 + 64, NULL, 4));
+	EXPECT_PROBE(xo_check_noread(p + SZ_2M / 2 - 1));
+	EXPECT_PROBE(xo_check_noread(p + SZ_2M / 2 + XO_PAGE));
+	EXPECT_PROBE(xo_check_call(p + SZ_2M / 2 + XO_PAGE, MAGIC + SZ_2M / 2 / XO_PAGE + 1));
 }
 
 /* ---------------- mremap ---------------- */
@@ -323,15 +323,15 @@ TEST(mremap_move)
 
 	ASSERT_NE(NULL, p);
 	ASSERT_NE(MAP_FAILED, dst);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	q = mremap(p, 2 * XO_PAGE, 2 * XO_PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
 	ASSERT_EQ(dst, q);
-	CHECK(xo_check_call(q, MAGIC));
-	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
-	CHECK(xo_check_noread(q + 10));
-	CHECK(xo_check_noread(q + XO_PAGE + 10));
+	EXPECT_PROBE(xo_check_call(q, MAGIC));
+	EXPECT_PROBE(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	EXPECT_PROBE(xo_check_noread(q + 10));
+	EXPECT_PROBE(xo_check_noread(q + XO_PAGE + 10));
 	a.src = p;
-	CHECK(xo_expect_fault(xo_try(xo_do_load, &a, &f), &f, SEGV_MAPERR, p));
+	EXPECT_PROBE(xo_expect_fault(xo_try(xo_do_load, &a, &f), &f, SEGV_MAPERR, p));
 }
 
 TEST(mremap_grow)
@@ -342,15 +342,15 @@ TEST(mremap_grow)
 	uint8_t *q;
 
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	ASSERT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 1));
 	q = mremap(p, 2 * XO_PAGE, 8 * XO_PAGE, MREMAP_MAYMOVE);
 	ASSERT_NE(MAP_FAILED, q);
-	CHECK(xo_check_call(q, MAGIC));
-	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
-	CHECK(xo_check_noread(q + 10));
+	EXPECT_PROBE(xo_check_call(q, MAGIC));
+	EXPECT_PROBE(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	EXPECT_PROBE(xo_check_noread(q + 10));
 	/* The new tail: untouched XO. */
-	CHECK(xo_check_noread(q + 5 * XO_PAGE + 10));
-	CHECK(xo_check_store_faults(q + 7 * XO_PAGE));
+	EXPECT_PROBE(xo_check_noread(q + 5 * XO_PAGE + 10));
+	EXPECT_PROBE(xo_check_store_faults(q + 7 * XO_PAGE));
 	ASSERT_EQ(0, xo_maps_perms(getpid(), q, perms, &s, &e));
 	EXPECT_STREQ("--xp", perms);
 	EXPECT_LE((unsigned long)q + 8 * XO_PAGE, e);
@@ -363,20 +363,20 @@ TEST(mremap_dontunmap)
 	uint8_t *q;
 
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p, MAGIC));
+	ASSERT_PROBE(xo_check_call(p, MAGIC));
 	/* glibc 2.36's mremap() rejects MREMAP_DONTUNMAP: use the syscall. */
 	q = (uint8_t *)syscall(SYS_mremap, p, 2 * XO_PAGE, 2 * XO_PAGE,
 			       MREMAP_MAYMOVE | MREMAP_DONTUNMAP, 0);
 	if (q == MAP_FAILED && errno == EINVAL)
 		SKIP(return, "MREMAP_DONTUNMAP not supported: EINVAL");
 	ASSERT_NE(MAP_FAILED, q);
-	CHECK(xo_check_call(q, MAGIC));
-	CHECK(xo_check_call(q + XO_PAGE, MAGIC + 1));
-	CHECK(xo_check_noread(q + 10));
+	EXPECT_PROBE(xo_check_call(q, MAGIC));
+	EXPECT_PROBE(xo_check_call(q + XO_PAGE, MAGIC + 1));
+	EXPECT_PROBE(xo_check_noread(q + 10));
 	/* The old range stays mapped, empty, and keeps its protection. */
 	ASSERT_EQ(0, xo_maps_perms(getpid(), p, perms, NULL, NULL));
 	EXPECT_STREQ("--xp", perms);
-	CHECK(xo_check_noread(p + 10));
+	EXPECT_PROBE(xo_check_noread(p + 10));
 }
 
 /* ---------------- madvise, mlock, populate ---------------- */
@@ -393,24 +393,24 @@ TEST(madvise_hints)
 	ASSERT_NE(NULL, a);
 
 	ASSERT_EQ(0, madvise(f, 2 * XO_PAGE, MADV_WILLNEED));
-	CHECK(xo_check_noread(f + 3));
-	CHECK(xo_check_call(f, MAGIC));
+	EXPECT_PROBE(xo_check_noread(f + 3));
+	EXPECT_PROBE(xo_check_call(f, MAGIC));
 	/* Reclaim hints: the entries come back XO. */
 	if (madvise(f, 2 * XO_PAGE, MADV_PAGEOUT) == 0) {
-		CHECK(xo_check_noread(f + XO_PAGE + 3));
-		CHECK(xo_check_call(f + XO_PAGE, MAGIC + 1));
+		EXPECT_PROBE(xo_check_noread(f + XO_PAGE + 3));
+		EXPECT_PROBE(xo_check_call(f + XO_PAGE, MAGIC + 1));
 	}
 	if (madvise(a, 2 * XO_PAGE, MADV_COLD) == 0) {
-		CHECK(xo_check_call(a, MAGIC));
-		CHECK(xo_check_noread(a + 3));
+		EXPECT_PROBE(xo_check_call(a, MAGIC));
+		EXPECT_PROBE(xo_check_noread(a + 3));
 	}
 	/* Anonymous DONTNEED: zero-filled, still XO. */
 	ASSERT_EQ(0, madvise(a, 2 * XO_PAGE, MADV_DONTNEED));
-	CHECK(xo_check_load_sized(xo_do_load, a + 100, 1, a + 100, (uint8_t[]){ 0 }));
-	CHECK(xo_check_noread(a + XO_PAGE + 100));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, a + 100, 1, a + 100, (uint8_t[]){ 0 }));
+	EXPECT_PROBE(xo_check_noread(a + XO_PAGE + 100));
 	/* MADV_FREE on XO anon memory: accepted or not, the page stays XO. */
 	madvise(a, XO_PAGE, MADV_FREE);
-	CHECK(xo_check_noread(a + 100));
+	EXPECT_PROBE(xo_check_noread(a + 100));
 }
 
 TEST(mlock_and_map_populate)
@@ -424,19 +424,19 @@ TEST(mlock_and_map_populate)
 	ASSERT_NE(MAP_FAILED, p);
 	if (pfn_of(p + 2 * XO_PAGE) == 0)
 		TH_LOG("pagemap: MAP_POPULATE page not present (or no pagemap PFNs)");
-	CHECK(xo_check_noread(p + 2 * XO_PAGE + 7));
-	CHECK(xo_check_call(p + 2 * XO_PAGE, MAGIC + 2));
+	EXPECT_PROBE(xo_check_noread(p + 2 * XO_PAGE + 7));
+	EXPECT_PROBE(xo_check_call(p + 2 * XO_PAGE, MAGIC + 2));
 
 	a = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
 		 -1, 0);
 	ASSERT_NE(MAP_FAILED, a);
-	CHECK(xo_check_noread(a + 7));
+	EXPECT_PROBE(xo_check_noread(a + 7));
 
 	a = xo_map_code(4, PROT_EXEC, MAGIC);
 	ASSERT_NE(NULL, a);
 	if (mlock(a, 4 * XO_PAGE) == 0) {
-		CHECK(xo_check_noread(a + XO_PAGE + 7));
-		CHECK(xo_check_call(a + 3 * XO_PAGE, MAGIC + 3));
+		EXPECT_PROBE(xo_check_noread(a + XO_PAGE + 7));
+		EXPECT_PROBE(xo_check_call(a + 3 * XO_PAGE, MAGIC + 3));
 		ASSERT_EQ(0, munlock(a, 4 * XO_PAGE));
 	} else {
 		TH_LOG("mlock: %s (not checked)", strerror(errno));
@@ -459,8 +459,8 @@ TEST(madv_populate_read)
 	EXPECT_EQ(-1, ret) TH_LOG("MADV_POPULATE_READ of a --x mapping succeeded");
 	EXPECT_TRUE(errno == EFAULT || errno == EINVAL || errno == ENOMEM)
 		TH_LOG("errno %d", errno);
-	CHECK(xo_check_noread(p + 9));
-	CHECK(xo_check_call(p + XO_PAGE, MAGIC + 1));
+	EXPECT_PROBE(xo_check_noread(p + 9));
+	EXPECT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 1));
 }
 
 /* ---------------- data reads refused at fault entry ---------------- */
@@ -495,11 +495,11 @@ TEST(read_untouched_not_populated)
 	ASSERT_NE(MAP_FAILED, r);
 	/* Control: mincore sees the zero page a read maps in a readable VMA. */
 	ASSERT_EQ(0, resident(r));
-	CHECK(xo_check_readable(r + 8, (uint8_t[]){ 0 }, 1));
+	EXPECT_PROBE(xo_check_readable(r + 8, (uint8_t[]){ 0 }, 1));
 	ASSERT_EQ(1, resident(r)) TH_LOG("mincore does not report the zero page");
 
 	/* Anonymous: the user read faults and leaves the page unpopulated. */
-	CHECK(xo_check_noread(a + 8));
+	EXPECT_PROBE(xo_check_noread(a + 8));
 	if (refused) {
 		EXPECT_EQ(0, resident(a)) TH_LOG("the refused read populated the anonymous XO page");
 	}
@@ -525,8 +525,8 @@ TEST(read_untouched_not_populated)
 	ASSERT_NE(MAP_FAILED, fs);
 	ASSERT_EQ(0, resident(fp));
 	ASSERT_EQ(0, resident(fs));
-	CHECK(xo_check_noread(fp + 100));
-	CHECK(xo_check_noread(fs + 200));
+	EXPECT_PROBE(xo_check_noread(fp + 100));
+	EXPECT_PROBE(xo_check_noread(fs + 200));
 	if (refused) {
 		EXPECT_EQ(0, resident(fp)) TH_LOG("the refused read put a page into the page cache (private)");
 		EXPECT_EQ(0, resident(fs)) TH_LOG("the refused read put a page into the page cache (shared)");
@@ -562,9 +562,9 @@ TEST(write_only_stays_readable)
 		ASSERT_NE(MAP_FAILED, fp);
 		ASSERT_NE(MAP_FAILED, fs);
 		TH_LOG("prot %#x", prots[i]);
-		CHECK(xo_check_readable(a + 8, zeros, 8));
-		CHECK(xo_check_readable(fp + 16, want + 16, 16));
-		CHECK(xo_check_readable(fs + 32, want + 32, 16));
+		EXPECT_PROBE(xo_check_readable(a + 8, zeros, 8));
+		EXPECT_PROBE(xo_check_readable(fp + 16, want + 16, 16));
+		EXPECT_PROBE(xo_check_readable(fs + 32, want + 32, 16));
 		/* A kernel read as the first touch. */
 		ASSERT_EQ(0, pipe(pfd));
 		EXPECT_EQ(16, write(pfd[1], a + XO_PAGE, 16)) TH_LOG("%s", strerror(errno));
@@ -572,7 +572,7 @@ TEST(write_only_stays_readable)
 		EXPECT_EQ(0, memcmp(buf, zeros, 16));
 		close(pfd[0]);
 		close(pfd[1]);
-		CHECK(xo_check_store_ok(a, 1));
+		EXPECT_PROBE(xo_check_store_ok(a, 1));
 		munmap(a, 2 * XO_PAGE);
 		munmap(fp, XO_PAGE);
 		munmap(fs, XO_PAGE);
@@ -641,17 +641,17 @@ TEST(userfaultfd_missing)
 	ASSERT_EQ(0, pthread_create(&t, NULL, uffd_thread, &c));
 
 	/* An instruction fetch is resolved by the monitor... */
-	CHECK(xo_check_call(c.base, MAGIC));
+	EXPECT_PROBE(xo_check_call(c.base, MAGIC));
 	EXPECT_EQ(1, c.events);
 	/* ...and the installed page is XO. */
-	CHECK(xo_check_noread(c.base + 12));
+	EXPECT_PROBE(xo_check_noread(c.base + 12));
 	/*
 	 * A load from a missing page faults all the same, and is refused
 	 * from the VMA before the monitor hears of it (pkeys and XO alike):
 	 * the monitor would resolve a fault that can never succeed.
 	 */
 	xo_fill_page(want, MAGIC + 1);
-	CHECK(xo_check_load_sized(xo_do_load, c.base + XO_PAGE + 12, 1,
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, c.base + XO_PAGE + 12, 1,
 				  c.base + XO_PAGE + 12, want + 12));
 	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
 	TH_LOG("monitor events after the load: %d", events);
@@ -661,10 +661,10 @@ TEST(userfaultfd_missing)
 		EXPECT_EQ(1, events) TH_LOG("the load from a missing XO page raised a MISSING event");
 	}
 	/* Still missing, or (stock) what the monitor put there. */
-	CHECK(xo_check_noread(c.base + XO_PAGE + 12));
+	EXPECT_PROBE(xo_check_noread(c.base + XO_PAGE + 12));
 	EXPECT_EQ(xo_mech == XO_MECH_READABLE ? 2 : 1,
 		  __atomic_load_n(&c.events, __ATOMIC_SEQ_CST));
-	CHECK(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
+	EXPECT_PROBE(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
 }
 
 /* ---------------- O_DIRECT: the block layer pins user pages ---------------- */
@@ -693,7 +693,7 @@ TEST(o_direct_from_and_into_xo)
 	back = rw + XO_PAGE;
 	xo_fill_page(want, MAGIC + 0x40);
 	xo_fill_page(code, MAGIC);
-	REQUIRE(xo_check_call(x, MAGIC));
+	ASSERT_PROBE(xo_check_call(x, MAGIC));
 
 	/* Control: RW buffers round-trip. */
 	ASSERT_EQ(XO_PAGE, pwrite(fd, rw, XO_PAGE, 0))
@@ -718,8 +718,8 @@ TEST(o_direct_from_and_into_xo)
 	/* Into XO: GUP for write, no VM_WRITE, in every mode. */
 	EXPECT_EQ(-1, pread(fd, x, XO_PAGE, 0));
 	EXPECT_EQ(EFAULT, errno);
-	CHECK(xo_check_call(x, MAGIC));
-	CHECK(xo_check_noread(x + 8));
+	EXPECT_PROBE(xo_check_call(x, MAGIC));
+	EXPECT_PROBE(xo_check_noread(x + 8));
 	close(fd);
 }
 
@@ -794,7 +794,7 @@ TEST(uprobe_on_xo_code)
 	ASSERT_EQ(XO_PAGE, write(fd, page, XO_PAGE));
 	x = mmap(NULL, XO_PAGE, PROT_EXEC, MAP_PRIVATE, fd, 0);
 	ASSERT_NE(MAP_FAILED, x);
-	REQUIRE(xo_check_call(x, MAGIC + 0x50));
+	ASSERT_PROBE(xo_check_call(x, MAGIC + 0x50));
 
 	/* The function at file offset 0, counted for this process. */
 	attr.size = sizeof(attr);
@@ -811,7 +811,7 @@ TEST(uprobe_on_xo_code)
 		EXPECT_LE(0, rfd) TH_LOG("perf_event_open(uretprobe): %s", strerror(errno));
 	}
 	for (i = 0; i < calls; i++)
-		CHECK(xo_check_call(x, MAGIC + 0x50));
+		EXPECT_PROBE(xo_check_call(x, MAGIC + 0x50));
 	ASSERT_EQ(sizeof(count), read(pfd, &count, sizeof(count)));
 	EXPECT_EQ(calls, count);
 	if (rfd >= 0) {
@@ -820,7 +820,7 @@ TEST(uprobe_on_xo_code)
 		EXPECT_EQ(calls, count) TH_LOG("uretprobe hits");
 		close(rfd);
 	}
-	CHECK(xo_check_noread(x + 1));
+	EXPECT_PROBE(xo_check_noread(x + 1));
 	ASSERT_EQ(0, xo_maps_perms(getpid(), x, perms, NULL, NULL));
 	EXPECT_STREQ("--xp", perms);
 
@@ -834,15 +834,15 @@ TEST(uprobe_on_xo_code)
 	ASSERT_EQ(0, xo_maps_perms(getpid(), (void *)xol, perms, NULL, NULL));
 	EXPECT_STREQ("--xp", perms);
 	if (xo_mech == XO_MECH_NR) {
-		CHECK(xo_check_noread((void *)xol));
+		EXPECT_PROBE(xo_check_noread((void *)xol));
 	} else {
-		CHECK(xo_check_readable((void *)xol, NULL, 1));
+		EXPECT_PROBE(xo_check_readable((void *)xol, NULL, 1));
 	}
 
 	/* Unregistered: the original code again, still XO. */
 	close(pfd);
-	CHECK(xo_check_call(x, MAGIC + 0x50));
-	CHECK(xo_check_noread(x + 1));
+	EXPECT_PROBE(xo_check_call(x, MAGIC + 0x50));
+	EXPECT_PROBE(xo_check_noread(x + 1));
 	unlink(path);
 }
 
@@ -881,7 +881,7 @@ TEST(core_dump_of_xo_code)
 	x = xo_map_code(1, PROT_EXEC, MAGIC + 0x60);
 	ASSERT_NE(NULL, x);
 	xo_fill_page(want, MAGIC + 0x60);
-	REQUIRE(xo_check_call(x, MAGIC + 0x60));
+	ASSERT_PROBE(xo_check_call(x, MAGIC + 0x60));
 
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -946,7 +946,7 @@ TEST(core_dump_of_xo_code)
 			TH_LOG("the dump lacks the XO code");
 	}
 	/* The dumping process's own mapping is still XO. */
-	CHECK(xo_check_noread(x + 5));
+	EXPECT_PROBE(xo_check_noread(x + 5));
 	free(core);
 }
 
@@ -1014,7 +1014,7 @@ TEST_F(cpu_hotplug, cpu1_offline_online)
 	old = xo_map_code(1, PROT_EXEC, MAGIC + 0x60);
 	ASSERT_NE(NULL, old);
 	ASSERT_EQ(0, xo_pin_to_cpu(0));
-	REQUIRE(xo_check_call(old, MAGIC + 0x60));
+	ASSERT_PROBE(xo_check_call(old, MAGIC + 0x60));
 
 	self->offlined = 1;
 	ASSERT_EQ(0, cpu1_set_online(0)) TH_LOG("offline CPU 1: %s", strerror(errno));
@@ -1025,11 +1025,11 @@ TEST_F(cpu_hotplug, cpu1_offline_online)
 	/* An entry made before the hotplug, and one made after. */
 	fresh = xo_map_code(1, PROT_EXEC, MAGIC + 0x61);
 	ASSERT_NE(NULL, fresh);
-	CHECK(xo_check_call(old, MAGIC + 0x60));
-	CHECK(xo_check_load(old + 24, 4, old + 24));
-	CHECK(xo_check_call(fresh, MAGIC + 0x61));
-	CHECK(xo_check_load(fresh + 24, 4, fresh + 24));
-	CHECK(xo_check_store_faults(fresh + 24));
+	EXPECT_PROBE(xo_check_call(old, MAGIC + 0x60));
+	EXPECT_PROBE(xo_check_load(old + 24, 4, old + 24));
+	EXPECT_PROBE(xo_check_call(fresh, MAGIC + 0x61));
+	EXPECT_PROBE(xo_check_load(fresh + 24, 4, fresh + 24));
+	EXPECT_PROBE(xo_check_store_faults(fresh + 24));
 	EXPECT_EQ(1, sched_getcpu());
 }
 
