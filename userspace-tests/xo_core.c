@@ -727,6 +727,104 @@ TEST(pkey_mprotect_works)
 	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
 }
 
+static uint32_t rdpkru(void)
+{
+	uint32_t eax, edx;
+
+	asm volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+}
+
+static void wrpkru(uint32_t pkru)
+{
+	asm volatile(".byte 0x0f,0x01,0xef" : : "a"(pkru), "c"(0), "d"(0) : "memory");
+}
+
+/* A fault at addr with si_code code and (SEGV_PKUERR) si_pkey pkey. */
+static const char *expect_fault_pkey(int res, const struct xo_fault *f, int code,
+				     const void *addr, int pkey)
+{
+	const char *m = xo_expect_fault(res, f, code, addr);
+
+	if (!m && code == SEGV_PKUERR && f->pkey != pkey)
+		return xo_fmt("SEGV_PKUERR with si_pkey %d, expected %d", f->pkey, pkey);
+	return m;
+}
+
+/*
+ * A page with NR and a protection key at once: which fault wins. A load
+ * from an XO page whose key has access disabled in PKRU is reported as
+ * the key's: SEGV_PKUERR with si_pkey the key. The hardware checks the
+ * key as part of the (guest) linear access rights: under KVM that comes
+ * before the data access through the XO alias that EPT refuses, and
+ * QEMU's TCG walker checks PKRU before the entry's own rights; and
+ * whatever the error code, the kernel's access_error() and
+ * bad_area_access_from_pkeys() blame the key when the VMA's key denies
+ * the access (arch_vma_access_permitted()). With the key allowing reads
+ * (PKRU access bit clear, or write-disable only) NR alone refuses the
+ * load: SEGV_ACCERR. Stores fault SEGV_PKUERR with access or write
+ * disabled. Fetches ignore keys and work throughout. Without XO the same
+ * page (pkey_mprotect(PROT_EXEC, key)) is readable once the key allows it.
+ */
+TEST(pkey_and_nr_fault_order)
+{
+	struct xo_access a = { .size = 4 };
+	struct xo_fault f;
+	uint32_t pkru0, ad, wd;
+	uint8_t want[XO_PAGE];
+	uint8_t *x;
+	int key, res;
+
+	if (!xo_cpuinfo_has("ospke"))
+		SKIP(return, "no PKU: no ospke in /proc/cpuinfo (Bochs' Haswell model has none)");
+	x = xo_map_code(1, PROT_EXEC, MAGIC + 0x33);
+	ASSERT_NE(NULL, x);
+	xo_fill_page(want, MAGIC + 0x33);
+	key = pkey_alloc_raw(1 /* PKEY_DISABLE_ACCESS */);
+	ASSERT_LT(0, key);
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, key));
+	pkru0 = rdpkru();
+	ad = 1u << (2 * key);
+	wd = 2u << (2 * key);
+	ASSERT_NE(0, pkru0 & ad);
+
+	/* Access disabled: the key wins. */
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	a.src = x + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 8, key));
+	a.dst = x + 16;
+	res = xo_try(xo_do_store, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+
+	/* Access allowed, then write disabled only: NR alone. */
+	wrpkru(pkru0 & ~(ad | wd));
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	a.src = x + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	if (xo_mech == XO_MECH_NR) {
+		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 8));
+	} else {
+		EXPECT_EQ(0, res) TH_LOG("no XO, key allows access: load faulted si_code %d", f.code);
+		EXPECT_EQ(0, memcmp(&a.val, want + 8, 4));
+	}
+	wrpkru((pkru0 & ~ad) | wd);
+	a.src = x + 12;
+	res = xo_try(xo_do_load, &a, &f);
+	if (xo_mech == XO_MECH_NR) {
+		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 12));
+	} else {
+		EXPECT_EQ(0, res) TH_LOG("no XO, key write-disabled: load faulted si_code %d", f.code);
+	}
+	a.dst = x + 16;
+	res = xo_try(xo_do_store, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	wrpkru(pkru0);
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, 0));
+	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
+}
+
 /* ---------------- kernel accesses to XO memory ---------------- */
 
 FIXTURE(kaccess) {
