@@ -1465,6 +1465,276 @@ TEST_F(kaccess, process_vm_readv)
 	waitpid(pid, &status, 0);
 }
 
+/* ---------------- mprotect(--x <-> r-x) racing kernel readers ---------------- */
+
+/*
+ * One thread flips a present page between --x and r-x with mprotect();
+ * another reads it, round after round, through vmsplice() (GUP-fast into
+ * a pipe), an O_DIRECT write (pin_user_pages_fast()), process_vm_readv()
+ * (remote GUP) and a user load. The criterion needs no timing luck: the
+ * flipper publishes a counter, seq % 4 ==
+ *   0  --x, set after mprotect(PROT_EXEC) returned (entries NR, TLBs flushed)
+ *   1  before mprotect(PROT_READ | PROT_EXEC) is called
+ *   2  r-x, set after that mprotect returned
+ *   3  before mprotect(PROT_EXEC) is called
+ * and a reader samples it before and after each read (with full fences).
+ * A read that saw the same 4k+0 on both sides ran wholly while the page
+ * was XO: it must fail (EFAULT, or SEGV_ACCERR at the address); one that
+ * saw the same 4k+2 ran wholly while the page was readable: it must
+ * return the page's marker bytes. Reads spanning a change prove nothing
+ * and only must not fail otherwise. The flipper holds each state until
+ * the reader has finished a full round of all readers inside it, so every
+ * reader is judged in every state (counted and required), while the
+ * flips themselves land at arbitrary points of the reader's loop.
+ */
+enum { RD_VMSPLICE, RD_ODIRECT, RD_PVM, RD_LOAD, RD_N };
+static const char *const rd_name[RD_N] = {
+	"vmsplice", "O_DIRECT write", "process_vm_readv", "user load",
+};
+
+struct race {
+	uint8_t *p;
+	uint8_t want[XO_PAGE];
+	uint8_t *buf;
+	int pipe[2];
+	int dio_fd;
+	unsigned long seq;
+	unsigned long rounds;
+	volatile int stop;
+	unsigned long judged_xo[RD_N], judged_r[RD_N], spanning[RD_N];
+	unsigned long leaks[RD_N], refused[RD_N], wrong[RD_N], odd[RD_N];
+	char first[RD_N][160];
+};
+
+static unsigned long race_seq(struct race *r)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->seq, __ATOMIC_SEQ_CST);
+}
+
+/* One read: 1 = got the bytes, 0 = refused as XO must, -1 = other error. */
+static int race_read(struct race *r, int rd, char *why, size_t n)
+{
+	struct iovec iov = { .iov_base = r->p, .iov_len = XO_PAGE };
+	struct iovec local = { .iov_base = r->buf, .iov_len = XO_PAGE };
+	struct xo_access a = { .src = r->p + 64, .size = 8 };
+	struct xo_fault f;
+	ssize_t ret = -1;
+
+	switch (rd) {
+	case RD_VMSPLICE:
+		ret = vmsplice(r->pipe[1], &iov, 1, SPLICE_F_NONBLOCK);
+		if (ret > 0 && read(r->pipe[0], r->buf, ret) != ret) {
+			snprintf(why, n, "pipe read failed");
+			return -1;
+		}
+		break;
+	case RD_ODIRECT:
+		ret = pwrite(r->dio_fd, r->p, XO_PAGE, XO_PAGE);
+		if (ret == (ssize_t)XO_PAGE)
+			memcpy(r->buf, r->want, XO_PAGE);	/* not read back */
+		break;
+	case RD_PVM:
+		ret = process_vm_readv(getpid(), &local, 1, &iov, 1, 0);
+		break;
+	case RD_LOAD:
+		if (xo_try(xo_do_load, &a, &f)) {
+			if (f.sig == SIGSEGV && f.code == SEGV_ACCERR && f.addr == a.src)
+				return 0;
+			snprintf(why, n, "load: signal %d si_code %d si_addr %p",
+				 f.sig, f.code, f.addr);
+			return -1;
+		}
+		memcpy(r->buf + 64, &a.val, 8);
+		if (memcmp(r->buf + 64, r->want + 64, 8)) {
+			snprintf(why, n, "load: wrong bytes");
+			return -1;
+		}
+		return 1;
+	}
+	if (ret < 0 && errno == EFAULT)
+		return 0;
+	if (ret != (ssize_t)XO_PAGE) {
+		snprintf(why, n, "%s returned %zd (errno %d)", rd_name[rd], ret, errno);
+		return -1;
+	}
+	if (memcmp(r->buf, r->want, XO_PAGE)) {
+		snprintf(why, n, "%s: wrong bytes", rd_name[rd]);
+		return -1;
+	}
+	return 1;
+}
+
+static void race_note(struct race *r, int rd, const char *fmt, unsigned long s1,
+		      unsigned long s2, const char *why)
+{
+	if (!r->first[rd][0])
+		snprintf(r->first[rd], sizeof(r->first[rd]), fmt, s1, s2, why);
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	char why[128];
+
+	while (!r->stop) {
+		int rd;
+
+		for (rd = 0; rd < RD_N; rd++) {
+			unsigned long s1, s2;
+			int res;
+
+			if (rd == RD_ODIRECT && r->dio_fd < 0)
+				continue;
+			why[0] = 0;
+			s1 = race_seq(r);
+			res = race_read(r, rd, why, sizeof(why));
+			s2 = race_seq(r);
+			if (s1 == s2 && s1 % 4 == 0) {
+				r->judged_xo[rd]++;
+				if (res == 1) {
+					r->leaks[rd]++;
+					race_note(r, rd, "seq %lu..%lu (--x throughout): bytes read%s", s1, s2, why);
+				}
+			} else if (s1 == s2 && s1 % 4 == 2) {
+				r->judged_r[rd]++;
+				if (res == 0) {
+					r->refused[rd]++;
+					race_note(r, rd, "seq %lu..%lu (r-x throughout): refused%s", s1, s2, why);
+				}
+			} else {
+				r->spanning[rd]++;
+			}
+			if (res < 0) {
+				r->wrong[rd]++;
+				race_note(r, rd, "seq %lu..%lu: %s", s1, s2, why);
+			}
+		}
+		__atomic_add_fetch(&r->rounds, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static double race_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Hold the current state until the reader did a whole round inside it. */
+static int race_hold(struct race *r, double deadline)
+{
+	unsigned long r0 = __atomic_load_n(&r->rounds, __ATOMIC_SEQ_CST);
+
+	while (__atomic_load_n(&r->rounds, __ATOMIC_SEQ_CST) < r0 + 2) {
+		if (race_now() > deadline)
+			return -1;
+		sched_yield();
+	}
+	return 0;
+}
+
+/* Publish the next state (seq + 1). */
+static void race_step(struct race *r)
+{
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* 3 s, longer (up to 30 s) on a slow host until 20 cycles are done. */
+#define RACE_SECONDS 3.0
+#define RACE_MAX_SECONDS 30.0
+#define RACE_MIN_CYCLES 20
+
+TEST(mprotect_race_kernel_readers)
+{
+	const char *path = getenv("XO_TEST_DIRECT_IO") ?: "/dev/ram0";
+	struct race *r;
+	unsigned long cycles = 0;
+	double start, deadline;
+	pthread_t t;
+	int rd, two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+
+	XO_REQUIRE();
+#ifndef __x86_64__
+	{
+		int word = 0;
+
+		if (syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0 &&
+		    errno == ENOSYS)
+			SKIP(return, "32-bit threads need CONFIG_COMPAT_32BIT_TIME (time32 futex: ENOSYS)");
+	}
+#endif
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	r->p = xo_map_code(1, PROT_EXEC, MAGIC + 0x77);
+	r->buf = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(NULL, r->p);
+	ASSERT_NE(MAP_FAILED, r->buf);
+	xo_fill_page(r->want, MAGIC + 0x77);
+	/* Present, executed: GUP-fast and the TLB see the NR entry. */
+	REQUIRE(xo_check_call(r->p, MAGIC + 0x77));
+	ASSERT_EQ(0, pipe(r->pipe));
+	r->dio_fd = open(path, O_RDWR | O_DIRECT);
+	if (r->dio_fd < 0)
+		TH_LOG("no O_DIRECT reader: %s: %s", path, strerror(errno));
+	if (two_cpus)
+		xo_pin_to_cpu(0);
+	ASSERT_EQ(0, pthread_create(&t, NULL, race_reader, r));
+	if (two_cpus) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		pthread_setaffinity_np(t, sizeof(set), &set);
+	}
+
+	start = race_now();
+	deadline = start + RACE_MAX_SECONDS + 30;	/* a stuck reader */
+	while ((race_now() - start < RACE_SECONDS || cycles < RACE_MIN_CYCLES) &&
+	       race_now() - start < RACE_MAX_SECONDS) {
+		if (race_hold(r, deadline))
+			break;
+		race_step(r);	/* 1 */
+		if (mprotect(r->p, XO_PAGE, PROT_READ | PROT_EXEC))
+			break;
+		race_step(r);	/* 2 */
+		if (race_hold(r, deadline))
+			break;
+		race_step(r);	/* 3 */
+		if (mprotect(r->p, XO_PAGE, PROT_EXEC))
+			break;
+		race_step(r);	/* 0 */
+		cycles++;
+	}
+	r->stop = 1;
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, r->seq % 4) TH_LOG("the flipper stopped early (mprotect: %s, or the reader stalled)",
+				       strerror(errno));
+	TH_LOG("%lu --x/r-x cycles in %.1f s, %lu reader rounds", cycles, race_now() - start, r->rounds);
+	EXPECT_LE(RACE_MIN_CYCLES, cycles);
+	for (rd = 0; rd < RD_N; rd++) {
+		if (rd == RD_ODIRECT && r->dio_fd < 0)
+			continue;
+		TH_LOG("%-16s judged --x %lu (read: %lu), judged r-x %lu (refused: %lu), spanning %lu, errors %lu%s%s",
+		       rd_name[rd], r->judged_xo[rd], r->leaks[rd], r->judged_r[rd],
+		       r->refused[rd], r->spanning[rd], r->wrong[rd],
+		       r->first[rd][0] ? "; first: " : "", r->first[rd]);
+		EXPECT_EQ(0, r->leaks[rd]) TH_LOG("%s read XO bytes", rd_name[rd]);
+		EXPECT_EQ(0, r->refused[rd]) TH_LOG("%s refused a readable page", rd_name[rd]);
+		EXPECT_EQ(0, r->wrong[rd]);
+		/* Every state held for a whole round: each reader judged in each. */
+		EXPECT_LE(cycles, r->judged_xo[rd]);
+		EXPECT_LE(cycles, r->judged_r[rd]);
+	}
+	CHECK(xo_check_call(r->p, MAGIC + 0x77));
+	CHECK(xo_check_noread(r->p + 8));
+	if (r->dio_fd >= 0)
+		close(r->dio_fd);
+}
+
 /* ---------------- ptrace and /proc/pid/mem ---------------- */
 
 static int poke_bytes(pid_t pid, uint8_t *addr, const uint8_t *src, size_t n)
