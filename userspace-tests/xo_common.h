@@ -65,6 +65,7 @@ struct xo_fault {
 	int sig;
 	int code;
 	void *addr;
+	int pkey;	/* si_pkey of a SEGV_PKUERR fault, else -1 */
 };
 
 static __thread sigjmp_buf xo_jmp;
@@ -97,6 +98,7 @@ static void xo_fault_handler(int sig, siginfo_t *si, void *uc)
 	xo_seen.sig = sig;
 	xo_seen.code = si->si_code;
 	xo_seen.addr = si->si_addr;
+	xo_seen.pkey = sig == SIGSEGV && si->si_code == SEGV_PKUERR ? (int)si->si_pkey : -1;
 	xo_armed = 0;
 	siglongjmp(xo_jmp, 1);
 }

@@ -9,6 +9,8 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,6 +19,11 @@
 #include <cpuid.h>
 #include <ucontext.h>
 #include <asm/kvm_para.h>
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <linux/aio_abi.h>
+#include <linux/errqueue.h>
 #include <linux/futex.h>
 #include <linux/io_uring.h>
 
@@ -727,6 +734,104 @@ TEST(pkey_mprotect_works)
 	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
 }
 
+static uint32_t rdpkru(void)
+{
+	uint32_t eax, edx;
+
+	asm volatile(".byte 0x0f,0x01,0xee" : "=a"(eax), "=d"(edx) : "c"(0));
+	return eax;
+}
+
+static void wrpkru(uint32_t pkru)
+{
+	asm volatile(".byte 0x0f,0x01,0xef" : : "a"(pkru), "c"(0), "d"(0) : "memory");
+}
+
+/* A fault at addr with si_code code and (SEGV_PKUERR) si_pkey pkey. */
+static const char *expect_fault_pkey(int res, const struct xo_fault *f, int code,
+				     const void *addr, int pkey)
+{
+	const char *m = xo_expect_fault(res, f, code, addr);
+
+	if (!m && code == SEGV_PKUERR && f->pkey != pkey)
+		return xo_fmt("SEGV_PKUERR with si_pkey %d, expected %d", f->pkey, pkey);
+	return m;
+}
+
+/*
+ * A page with NR and a protection key at once: which fault wins. A load
+ * from an XO page whose key has access disabled in PKRU is reported as
+ * the key's: SEGV_PKUERR with si_pkey the key. The hardware checks the
+ * key as part of the (guest) linear access rights: under KVM that comes
+ * before the data access through the XO alias that EPT refuses, and
+ * QEMU's TCG walker checks PKRU before the entry's own rights; and
+ * whatever the error code, the kernel's access_error() and
+ * bad_area_access_from_pkeys() blame the key when the VMA's key denies
+ * the access (arch_vma_access_permitted()). With the key allowing reads
+ * (PKRU access bit clear, or write-disable only) NR alone refuses the
+ * load: SEGV_ACCERR. Stores fault SEGV_PKUERR with access or write
+ * disabled. Fetches ignore keys and work throughout. Without XO the same
+ * page (pkey_mprotect(PROT_EXEC, key)) is readable once the key allows it.
+ */
+TEST(pkey_and_nr_fault_order)
+{
+	struct xo_access a = { .size = 4 };
+	struct xo_fault f;
+	uint32_t pkru0, ad, wd;
+	uint8_t want[XO_PAGE];
+	uint8_t *x;
+	int key, res;
+
+	if (!xo_cpuinfo_has("ospke"))
+		SKIP(return, "no PKU: no ospke in /proc/cpuinfo (Bochs' Haswell model has none)");
+	x = xo_map_code(1, PROT_EXEC, MAGIC + 0x33);
+	ASSERT_NE(NULL, x);
+	xo_fill_page(want, MAGIC + 0x33);
+	key = pkey_alloc_raw(1 /* PKEY_DISABLE_ACCESS */);
+	ASSERT_LT(0, key);
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, key));
+	pkru0 = rdpkru();
+	ad = 1u << (2 * key);
+	wd = 2u << (2 * key);
+	ASSERT_NE(0, pkru0 & ad);
+
+	/* Access disabled: the key wins. */
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	a.src = x + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 8, key));
+	a.dst = x + 16;
+	res = xo_try(xo_do_store, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+
+	/* Access allowed, then write disabled only: NR alone. */
+	wrpkru(pkru0 & ~(ad | wd));
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	a.src = x + 8;
+	res = xo_try(xo_do_load, &a, &f);
+	if (xo_mech == XO_MECH_NR) {
+		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 8));
+	} else {
+		EXPECT_EQ(0, res) TH_LOG("no XO, key allows access: load faulted si_code %d", f.code);
+		EXPECT_EQ(0, memcmp(&a.val, want + 8, 4));
+	}
+	wrpkru((pkru0 & ~ad) | wd);
+	a.src = x + 12;
+	res = xo_try(xo_do_load, &a, &f);
+	if (xo_mech == XO_MECH_NR) {
+		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 12));
+	} else {
+		EXPECT_EQ(0, res) TH_LOG("no XO, key write-disabled: load faulted si_code %d", f.code);
+	}
+	a.dst = x + 16;
+	res = xo_try(xo_do_store, &a, &f);
+	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+	CHECK(xo_check_call(x, MAGIC + 0x33));
+	wrpkru(pkru0);
+	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, 0));
+	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
+}
+
 /* ---------------- kernel accesses to XO memory ---------------- */
 
 FIXTURE(kaccess) {
@@ -826,54 +931,78 @@ TEST_F(kaccess, vmsplice_from_xo)
 	EXPECT_EQ(EFAULT, errno);
 }
 
-/* One IORING_OP_WRITE or IORING_OP_READ through a raw io_uring; its res. */
-static int io_uring_rw_once(int op, int fd, void *buf, unsigned int len, int *res)
-{
-	struct io_uring_params params = { 0 };
+/* A raw io_uring with one SQE in flight at a time. */
+struct uring {
+	int fd;
 	unsigned int *sq_tail, *sq_mask, *sq_array, *cq_head, *cq_tail, *cq_mask;
 	struct io_uring_sqe *sqe;
 	struct io_uring_cqe *cqes;
+};
+
+/* 0, or -errno of io_uring_setup (or -ENOMEM for the ring mappings). */
+static int uring_setup(struct uring *r)
+{
+	struct io_uring_params params = { 0 };
 	size_t sq_len, cq_len;
 	uint8_t *sq, *cq;
-	int ring, ret = -1;
 
-	ring = syscall(__NR_io_uring_setup, 4, &params);
-	if (ring < 0)
+	r->fd = syscall(__NR_io_uring_setup, 4, &params);
+	if (r->fd < 0)
 		return -errno;
 	sq_len = params.sq_off.array + params.sq_entries * sizeof(unsigned int);
 	cq_len = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
 	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		  ring, IORING_OFF_SQ_RING);
+		  r->fd, IORING_OFF_SQ_RING);
 	cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
-		  ring, IORING_OFF_CQ_RING);
-	sqe = mmap(NULL, params.sq_entries * sizeof(*sqe), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_POPULATE, ring, IORING_OFF_SQES);
-	if (sq == MAP_FAILED || cq == MAP_FAILED || sqe == MAP_FAILED)
-		goto out;
-	sq_tail = (unsigned int *)(sq + params.sq_off.tail);
-	sq_mask = (unsigned int *)(sq + params.sq_off.ring_mask);
-	sq_array = (unsigned int *)(sq + params.sq_off.array);
-	cq_head = (unsigned int *)(cq + params.cq_off.head);
-	cq_tail = (unsigned int *)(cq + params.cq_off.tail);
-	cq_mask = (unsigned int *)(cq + params.cq_off.ring_mask);
-	cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+		  r->fd, IORING_OFF_CQ_RING);
+	r->sqe = mmap(NULL, params.sq_entries * sizeof(*r->sqe), PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_POPULATE, r->fd, IORING_OFF_SQES);
+	if (sq == MAP_FAILED || cq == MAP_FAILED || r->sqe == MAP_FAILED) {
+		close(r->fd);
+		return -ENOMEM;
+	}
+	r->sq_tail = (unsigned int *)(sq + params.sq_off.tail);
+	r->sq_mask = (unsigned int *)(sq + params.sq_off.ring_mask);
+	r->sq_array = (unsigned int *)(sq + params.sq_off.array);
+	r->cq_head = (unsigned int *)(cq + params.cq_off.head);
+	r->cq_tail = (unsigned int *)(cq + params.cq_off.tail);
+	r->cq_mask = (unsigned int *)(cq + params.cq_off.ring_mask);
+	r->cqes = (struct io_uring_cqe *)(cq + params.cq_off.cqes);
+	return 0;
+}
 
-	memset(sqe, 0, sizeof(*sqe));
-	sqe->opcode = op;
-	sqe->fd = fd;
-	sqe->addr = (uintptr_t)buf;
-	sqe->len = len;
-	sqe->off = (uint64_t)-1;
-	sq_array[*sq_tail & *sq_mask] = 0;
-	__atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE);
-	if (syscall(__NR_io_uring_enter, ring, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
-		goto out;
-	if (__atomic_load_n(cq_tail, __ATOMIC_ACQUIRE) == *cq_head)
-		goto out;
-	*res = cqes[*cq_head & *cq_mask].res;
-	ret = 0;
-out:
-	close(ring);
+/* Submit one op, wait for its CQE: 0 with *res, or -1. */
+static int uring_run(struct uring *r, int op, int fd, void *buf, unsigned int len,
+		     int buf_index, int *res)
+{
+	memset(r->sqe, 0, sizeof(*r->sqe));
+	r->sqe->opcode = op;
+	r->sqe->fd = fd;
+	r->sqe->addr = (uintptr_t)buf;
+	r->sqe->len = len;
+	r->sqe->off = (uint64_t)-1;
+	r->sqe->buf_index = buf_index;
+	r->sq_array[*r->sq_tail & *r->sq_mask] = 0;
+	__atomic_store_n(r->sq_tail, *r->sq_tail + 1, __ATOMIC_RELEASE);
+	if (syscall(__NR_io_uring_enter, r->fd, 1, 1, IORING_ENTER_GETEVENTS, NULL, 0) < 0)
+		return -1;
+	if (__atomic_load_n(r->cq_tail, __ATOMIC_ACQUIRE) == *r->cq_head)
+		return -1;
+	*res = r->cqes[*r->cq_head & *r->cq_mask].res;
+	__atomic_store_n(r->cq_head, *r->cq_head + 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
+/* One IORING_OP_WRITE or IORING_OP_READ through a raw io_uring; its res. */
+static int io_uring_rw_once(int op, int fd, void *buf, unsigned int len, int *res)
+{
+	struct uring r;
+	int ret = uring_setup(&r);
+
+	if (ret)
+		return ret;
+	ret = uring_run(&r, op, fd, buf, len, 0, res);
+	close(r.fd);
 	return ret;
 }
 
@@ -904,6 +1033,312 @@ TEST_F(kaccess, io_uring_read_into_xo)
 	ASSERT_EQ(0, ret);
 	EXPECT_EQ(-EFAULT, res);
 	EXPECT_PROBE(xo_check_call(self->p, MAGIC));
+}
+
+static int uring_register_buffer(struct uring *r, void *p, size_t len)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = len };
+
+	return syscall(__NR_io_uring_register, r->fd, IORING_REGISTER_BUFFERS, &iov, 1);
+}
+
+/*
+ * io_uring fixed buffers. IORING_REGISTER_BUFFERS pins the range with
+ * pin_user_pages_fast(FOLL_WRITE | FOLL_LONGTERM) (6.12 io_pin_pages()),
+ * and READ_FIXED/WRITE_FIXED then use the pinned frames through the
+ * kernel's mapping, never the user address. So what XO needs: a range
+ * holding an XO page cannot be registered (EFAULT in every mode: an XO
+ * mapping has no VM_WRITE, and GUP-fast refuses NR entries besides), and
+ * a registered buffer whose address range is later mapped over by XO
+ * code sends the old pinned bytes, never the code, and READ_FIXED lands
+ * in the old frame. A frame pinned while it was writable stays reachable
+ * through the pin after mprotect(PROT_EXEC) of its mapping: XO belongs to
+ * the mapping (as with an RW alias), and the pin was a readable access.
+ */
+TEST_F(kaccess, io_uring_fixed_buffers)
+{
+	uint8_t got[64], old[XO_PAGE];
+	char msg[64] = "read-fixed";
+	uint8_t *mixed, *buf;
+	struct uring r;
+	int fds[2], res = 0, ret;
+
+	ret = uring_setup(&r);
+	if (ret == -ENOSYS || ret == -EPERM)
+		SKIP(return, "io_uring_setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, pipe(fds));
+
+	/* The XO pages: refused. */
+	EXPECT_EQ(-1, uring_register_buffer(&r, self->p, 2 * XO_PAGE))
+		TH_LOG("IORING_REGISTER_BUFFERS of XO succeeded");
+	EXPECT_EQ(EFAULT, errno);
+	/* A readable page followed by an XO one: refused, nothing registered. */
+	mixed = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0x80);
+	ASSERT_NE(NULL, mixed);
+	ASSERT_EQ(0, mprotect(mixed + XO_PAGE, XO_PAGE, PROT_EXEC));
+	REQUIRE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x81));
+	EXPECT_EQ(-1, uring_register_buffer(&r, mixed, 2 * XO_PAGE));
+	EXPECT_EQ(EFAULT, errno);
+	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], mixed, 64, 0, &res));
+	EXPECT_EQ(-EFAULT, res) TH_LOG("WRITE_FIXED without a registered buffer: res %d", res);
+
+	/* A registered page, then XO code mapped over its address. */
+	buf = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC + 0x90);
+	ASSERT_NE(NULL, buf);
+	memcpy(old, buf, XO_PAGE);
+	ASSERT_EQ(0, uring_register_buffer(&r, buf, XO_PAGE))
+		TH_LOG("IORING_REGISTER_BUFFERS of RW: %s", strerror(errno));
+	ASSERT_EQ(buf, mmap(buf, XO_PAGE, PROT_READ | PROT_WRITE,
+			    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
+	xo_fill_page(buf, MAGIC + 0xa0);
+	ASSERT_EQ(0, mprotect(buf, XO_PAGE, PROT_EXEC));
+	REQUIRE(xo_check_call(buf, MAGIC + 0xa0));
+	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], buf + 16, 64, 0, &res));
+	ASSERT_EQ(64, res) TH_LOG("WRITE_FIXED: res %d", res);
+	ASSERT_EQ(64, read(fds[0], got, 64));
+	EXPECT_EQ(0, memcmp(got, old + 16, 64)) TH_LOG("WRITE_FIXED did not send the pinned frame's bytes");
+	ASSERT_EQ(sizeof(msg), write(fds[1], msg, sizeof(msg)));
+	ASSERT_EQ(0, uring_run(&r, IORING_OP_READ_FIXED, fds[0], buf, sizeof(msg), 0, &res));
+	EXPECT_EQ(sizeof(msg), res);
+	CHECK(xo_check_call(buf, MAGIC + 0xa0));
+	CHECK(xo_check_noread(buf + 16));
+	ASSERT_EQ(0, syscall(__NR_io_uring_register, r.fd, IORING_UNREGISTER_BUFFERS, NULL, 0));
+
+	/* Pinned while writable, then made XO: the pin still reaches the frame. */
+	buf = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC + 0xb0);
+	ASSERT_NE(NULL, buf);
+	memcpy(old, buf, XO_PAGE);
+	ASSERT_EQ(0, uring_register_buffer(&r, buf, XO_PAGE));
+	ASSERT_EQ(0, mprotect(buf, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_call(buf, MAGIC + 0xb0));
+	CHECK(xo_check_noread(buf + 16));
+	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], buf + 16, 64, 0, &res));
+	EXPECT_EQ(64, res);
+	if (res == 64) {
+		ASSERT_EQ(64, read(fds[0], got, 64));
+		EXPECT_EQ(0, memcmp(got, old + 16, 64));
+	}
+	close(r.fd);
+}
+
+/* Bring up lo if it is down (the test guest's /init may not); 0 when up. */
+static int loopback_up(void)
+{
+	struct ifreq ifr = { 0 };
+	int s = socket(AF_INET, SOCK_DGRAM, 0), ret = -1;
+
+	if (s < 0)
+		return -1;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (!ioctl(s, SIOCGIFFLAGS, &ifr)) {
+		ret = 0;
+		if (!(ifr.ifr_flags & IFF_UP)) {
+			ifr.ifr_flags |= IFF_UP;
+			ret = ioctl(s, SIOCSIFFLAGS, &ifr);
+		}
+	}
+	close(s);
+	return ret;
+}
+
+/* A connected TCP pair over 127.0.0.1: 0, or -1 (errno). */
+static int tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET,
+				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0)
+		return -1;
+	if (bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&a, &len))
+		goto fail;
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	if (*client < 0 || connect(*client, (struct sockaddr *)&a, sizeof(a)))
+		goto fail;
+	*server = accept(l, NULL, NULL);
+	if (*server < 0)
+		goto fail;
+	close(l);
+	return 0;
+fail:
+	close(l);
+	return -1;
+}
+
+/* Receive exactly n bytes (2 s at most). */
+static ssize_t recv_all(int fd, uint8_t *buf, size_t n)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	size_t got = 0;
+
+	while (got < n && poll(&pfd, 1, 2000) == 1) {
+		ssize_t r = recv(fd, buf + got, n - got, MSG_DONTWAIT);
+
+		if (r <= 0)
+			break;
+		got += r;
+	}
+	return got;
+}
+
+/* The MSG_ZEROCOPY completion on the error queue (2 s at most): 0 when seen. */
+static int zerocopy_completion(int fd)
+{
+	char control[128];
+	struct msghdr m = { .msg_control = control, .msg_controllen = sizeof(control) };
+	struct pollfd pfd = { .fd = fd, .events = 0 };
+	struct cmsghdr *cm;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		m.msg_controllen = sizeof(control);
+		if (recvmsg(fd, &m, MSG_ERRQUEUE | MSG_DONTWAIT) >= 0)
+			break;
+		poll(&pfd, 1, 10);
+	}
+	for (cm = CMSG_FIRSTHDR(&m); i < 200 && cm; cm = CMSG_NXTHDR(&m, cm)) {
+		struct sock_extended_err *e = (struct sock_extended_err *)CMSG_DATA(cm);
+
+		if (e->ee_errno == 0 && e->ee_origin == SO_EE_ORIGIN_ZEROCOPY)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * MSG_ZEROCOPY over TCP pins the send buffer's pages (GUP-fast, no
+ * FOLL_WRITE: iov_iter_get_pages2()) and hands them to the stack: from
+ * present XO pages GUP-fast must refuse the NR entries and slow GUP finds
+ * no VM_READ, so send() fails with EFAULT and nothing arrives. Stock
+ * GUP-fast takes the readable PTE and sends the code. An RW buffer is
+ * the control that the zerocopy path (with its completion) is taken.
+ */
+TEST_F(kaccess, msg_zerocopy_from_xo)
+{
+	uint8_t *rw = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0xc0);
+	uint8_t got[2 * XO_PAGE];
+	int c, s, one = 1, err;
+	ssize_t ret;
+
+	ASSERT_NE(NULL, rw);
+	if (loopback_up() || tcp_pair(&c, &s))
+		SKIP(return, "no TCP over lo: %s (guest config: CONFIG_INET)", strerror(errno));
+	if (setsockopt(c, SOL_SOCKET, SO_ZEROCOPY, &one, sizeof(one)))
+		SKIP(return, "SO_ZEROCOPY: %s", strerror(errno));
+	/* Control: an RW buffer goes out zerocopy and arrives. */
+	ASSERT_EQ(2 * XO_PAGE, send(c, rw, 2 * XO_PAGE, MSG_ZEROCOPY))
+		TH_LOG("MSG_ZEROCOPY send from RW: %s", strerror(errno));
+	ASSERT_EQ(2 * XO_PAGE, recv_all(s, got, 2 * XO_PAGE));
+	EXPECT_EQ(0, memcmp(got, rw, 2 * XO_PAGE));
+	EXPECT_EQ(0, zerocopy_completion(c)) TH_LOG("no MSG_ZEROCOPY completion: the send was not zerocopy");
+
+	ret = send(c, self->p, 2 * XO_PAGE, MSG_ZEROCOPY | MSG_DONTWAIT);
+	err = errno;
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(2 * XO_PAGE, ret) TH_LOG("stock MSG_ZEROCOPY from --x: %s", strerror(err));
+		EXPECT_EQ(2 * XO_PAGE, recv_all(s, got, 2 * XO_PAGE));
+		EXPECT_EQ(0, memcmp(got, self->want, 64)) TH_LOG("wrong bytes");
+	} else {
+		EXPECT_EQ(-1, ret) TH_LOG("MSG_ZEROCOPY send from XO returned %zd", ret);
+		EXPECT_EQ(EFAULT, err) TH_LOG("errno %d", err);
+		EXPECT_EQ(0, recv_all(s, got, 1)) TH_LOG("bytes of the XO pages arrived");
+	}
+	close(c);
+	close(s);
+}
+
+/* Linux AIO: one IOCB_CMD_PWRITE; its io_event res, or -errno of the syscalls. */
+static long aio_pwrite_once(int fd, const void *buf, size_t len, off_t off)
+{
+	aio_context_t ctx = 0;
+	struct iocb cb = { 0 }, *cbs[1] = { &cb };
+	struct io_event ev;
+	long ret;
+
+	if (syscall(SYS_io_setup, 1, &ctx))
+		return -errno;
+	cb.aio_fildes = fd;
+	cb.aio_lio_opcode = IOCB_CMD_PWRITE;
+	cb.aio_buf = (uintptr_t)buf;
+	cb.aio_nbytes = len;
+	cb.aio_offset = off;
+	ret = syscall(SYS_io_submit, ctx, 1, cbs);
+	if (ret != 1) {
+		ret = ret < 0 ? -errno : -EIO;
+	} else {
+#if !defined(__x86_64__) && defined(SYS_io_pgetevents_time64)
+		ret = syscall(SYS_io_pgetevents_time64, ctx, 1, 1, &ev, NULL, NULL);
+#else
+		ret = syscall(SYS_io_getevents, ctx, 1, 1, &ev, NULL);
+#endif
+		ret = ret == 1 ? (long)ev.res : -errno;
+	}
+	syscall(SYS_io_destroy, ctx);
+	return ret;
+}
+
+/* Buffered AIO (tmpfs): copied from the buffer in io_submit(): EFAULT. */
+TEST_F(kaccess, aio_write_from_xo)
+{
+	int fd = syscall(SYS_memfd_create, "xo-aio", MFD_CLOEXEC);
+	uint8_t *rw = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC + 0xd0);
+	uint8_t got[64];
+	long res;
+
+	ASSERT_LE(0, fd);
+	ASSERT_NE(NULL, rw);
+	res = aio_pwrite_once(fd, rw, 64, 0);
+	if (res == -ENOSYS)
+		SKIP(return, "io_setup: ENOSYS (guest config: CONFIG_AIO)");
+	ASSERT_EQ(64, res) TH_LOG("AIO pwrite from RW: %ld", res);
+	res = aio_pwrite_once(fd, self->p + 16, 64, 64);
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(64, res);
+		ASSERT_EQ(64, pread(fd, got, 64, 64));
+		EXPECT_EQ(0, memcmp(got, self->want + 16, 64));
+	} else {
+		EXPECT_EQ(-EFAULT, res) TH_LOG("AIO pwrite from XO: res %ld", res);
+		EXPECT_EQ(0, pread(fd, got, 64, 64)) TH_LOG("the file grew: XO bytes written");
+	}
+	close(fd);
+}
+
+/*
+ * O_DIRECT AIO: the block layer pins the buffer (pin_user_pages_fast()),
+ * as for o_direct_from_and_into_xo in xo_mm; the ramdisk is unchanged.
+ */
+TEST_F(kaccess, aio_o_direct_write_from_xo)
+{
+	const char *path = getenv("XO_TEST_DIRECT_IO") ?: "/dev/ram0";
+	uint8_t *rw = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0xe0);
+	uint8_t *back;
+	long res;
+	int fd;
+
+	ASSERT_NE(NULL, rw);
+	back = rw + XO_PAGE;
+	fd = open(path, O_RDWR | O_DIRECT);
+	if (fd < 0)
+		SKIP(return, "%s: %s (the guest needs CONFIG_BLK_DEV_RAM)", path, strerror(errno));
+	res = aio_pwrite_once(fd, rw, XO_PAGE, XO_PAGE);
+	if (res == -ENOSYS)
+		SKIP(return, "io_setup: ENOSYS (guest config: CONFIG_AIO)");
+	ASSERT_EQ(XO_PAGE, res) TH_LOG("O_DIRECT AIO pwrite from RW: %ld", res);
+	res = aio_pwrite_once(fd, self->p, XO_PAGE, XO_PAGE);
+	memset(back, 0, XO_PAGE);
+	ASSERT_EQ(XO_PAGE, pread(fd, back, XO_PAGE, XO_PAGE));
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(XO_PAGE, res);
+		EXPECT_EQ(0, memcmp(back, self->want, XO_PAGE)) TH_LOG("the device lacks the code");
+	} else {
+		EXPECT_EQ(-EFAULT, res) TH_LOG("O_DIRECT AIO pwrite from XO: res %ld", res);
+		EXPECT_EQ(0, memcmp(back, rw, XO_PAGE)) TH_LOG("the device changed");
+	}
+	CHECK(xo_check_call(self->p, MAGIC));
+	close(fd);
 }
 
 /* 32-bit: the time64 futex, which needs no CONFIG_COMPAT_32BIT_TIME. */
@@ -1028,6 +1463,276 @@ TEST_F(kaccess, process_vm_readv)
 	EXPECT_EQ(EFAULT, errno);
 	kill(pid, SIGKILL);
 	waitpid(pid, &status, 0);
+}
+
+/* ---------------- mprotect(--x <-> r-x) racing kernel readers ---------------- */
+
+/*
+ * One thread flips a present page between --x and r-x with mprotect();
+ * another reads it, round after round, through vmsplice() (GUP-fast into
+ * a pipe), an O_DIRECT write (pin_user_pages_fast()), process_vm_readv()
+ * (remote GUP) and a user load. The criterion needs no timing luck: the
+ * flipper publishes a counter, seq % 4 ==
+ *   0  --x, set after mprotect(PROT_EXEC) returned (entries NR, TLBs flushed)
+ *   1  before mprotect(PROT_READ | PROT_EXEC) is called
+ *   2  r-x, set after that mprotect returned
+ *   3  before mprotect(PROT_EXEC) is called
+ * and a reader samples it before and after each read (with full fences).
+ * A read that saw the same 4k+0 on both sides ran wholly while the page
+ * was XO: it must fail (EFAULT, or SEGV_ACCERR at the address); one that
+ * saw the same 4k+2 ran wholly while the page was readable: it must
+ * return the page's marker bytes. Reads spanning a change prove nothing
+ * and only must not fail otherwise. The flipper holds each state until
+ * the reader has finished a full round of all readers inside it, so every
+ * reader is judged in every state (counted and required), while the
+ * flips themselves land at arbitrary points of the reader's loop.
+ */
+enum { RD_VMSPLICE, RD_ODIRECT, RD_PVM, RD_LOAD, RD_N };
+static const char *const rd_name[RD_N] = {
+	"vmsplice", "O_DIRECT write", "process_vm_readv", "user load",
+};
+
+struct race {
+	uint8_t *p;
+	uint8_t want[XO_PAGE];
+	uint8_t *buf;
+	int pipe[2];
+	int dio_fd;
+	unsigned long seq;
+	unsigned long rounds;
+	volatile int stop;
+	unsigned long judged_xo[RD_N], judged_r[RD_N], spanning[RD_N];
+	unsigned long leaks[RD_N], refused[RD_N], wrong[RD_N], odd[RD_N];
+	char first[RD_N][160];
+};
+
+static unsigned long race_seq(struct race *r)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	return __atomic_load_n(&r->seq, __ATOMIC_SEQ_CST);
+}
+
+/* One read: 1 = got the bytes, 0 = refused as XO must, -1 = other error. */
+static int race_read(struct race *r, int rd, char *why, size_t n)
+{
+	struct iovec iov = { .iov_base = r->p, .iov_len = XO_PAGE };
+	struct iovec local = { .iov_base = r->buf, .iov_len = XO_PAGE };
+	struct xo_access a = { .src = r->p + 64, .size = 8 };
+	struct xo_fault f;
+	ssize_t ret = -1;
+
+	switch (rd) {
+	case RD_VMSPLICE:
+		ret = vmsplice(r->pipe[1], &iov, 1, SPLICE_F_NONBLOCK);
+		if (ret > 0 && read(r->pipe[0], r->buf, ret) != ret) {
+			snprintf(why, n, "pipe read failed");
+			return -1;
+		}
+		break;
+	case RD_ODIRECT:
+		ret = pwrite(r->dio_fd, r->p, XO_PAGE, XO_PAGE);
+		if (ret == (ssize_t)XO_PAGE)
+			memcpy(r->buf, r->want, XO_PAGE);	/* not read back */
+		break;
+	case RD_PVM:
+		ret = process_vm_readv(getpid(), &local, 1, &iov, 1, 0);
+		break;
+	case RD_LOAD:
+		if (xo_try(xo_do_load, &a, &f)) {
+			if (f.sig == SIGSEGV && f.code == SEGV_ACCERR && f.addr == a.src)
+				return 0;
+			snprintf(why, n, "load: signal %d si_code %d si_addr %p",
+				 f.sig, f.code, f.addr);
+			return -1;
+		}
+		memcpy(r->buf + 64, &a.val, 8);
+		if (memcmp(r->buf + 64, r->want + 64, 8)) {
+			snprintf(why, n, "load: wrong bytes");
+			return -1;
+		}
+		return 1;
+	}
+	if (ret < 0 && errno == EFAULT)
+		return 0;
+	if (ret != (ssize_t)XO_PAGE) {
+		snprintf(why, n, "%s returned %zd (errno %d)", rd_name[rd], ret, errno);
+		return -1;
+	}
+	if (memcmp(r->buf, r->want, XO_PAGE)) {
+		snprintf(why, n, "%s: wrong bytes", rd_name[rd]);
+		return -1;
+	}
+	return 1;
+}
+
+static void race_note(struct race *r, int rd, const char *fmt, unsigned long s1,
+		      unsigned long s2, const char *why)
+{
+	if (!r->first[rd][0])
+		snprintf(r->first[rd], sizeof(r->first[rd]), fmt, s1, s2, why);
+}
+
+static void *race_reader(void *arg)
+{
+	struct race *r = arg;
+	char why[128];
+
+	while (!r->stop) {
+		int rd;
+
+		for (rd = 0; rd < RD_N; rd++) {
+			unsigned long s1, s2;
+			int res;
+
+			if (rd == RD_ODIRECT && r->dio_fd < 0)
+				continue;
+			why[0] = 0;
+			s1 = race_seq(r);
+			res = race_read(r, rd, why, sizeof(why));
+			s2 = race_seq(r);
+			if (s1 == s2 && s1 % 4 == 0) {
+				r->judged_xo[rd]++;
+				if (res == 1) {
+					r->leaks[rd]++;
+					race_note(r, rd, "seq %lu..%lu (--x throughout): bytes read%s", s1, s2, why);
+				}
+			} else if (s1 == s2 && s1 % 4 == 2) {
+				r->judged_r[rd]++;
+				if (res == 0) {
+					r->refused[rd]++;
+					race_note(r, rd, "seq %lu..%lu (r-x throughout): refused%s", s1, s2, why);
+				}
+			} else {
+				r->spanning[rd]++;
+			}
+			if (res < 0) {
+				r->wrong[rd]++;
+				race_note(r, rd, "seq %lu..%lu: %s", s1, s2, why);
+			}
+		}
+		__atomic_add_fetch(&r->rounds, 1, __ATOMIC_SEQ_CST);
+	}
+	return NULL;
+}
+
+static double race_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Hold the current state until the reader did a whole round inside it. */
+static int race_hold(struct race *r, double deadline)
+{
+	unsigned long r0 = __atomic_load_n(&r->rounds, __ATOMIC_SEQ_CST);
+
+	while (__atomic_load_n(&r->rounds, __ATOMIC_SEQ_CST) < r0 + 2) {
+		if (race_now() > deadline)
+			return -1;
+		sched_yield();
+	}
+	return 0;
+}
+
+/* Publish the next state (seq + 1). */
+static void race_step(struct race *r)
+{
+	__atomic_store_n(&r->seq, r->seq + 1, __ATOMIC_SEQ_CST);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* 3 s, longer (up to 30 s) on a slow host until 20 cycles are done. */
+#define RACE_SECONDS 3.0
+#define RACE_MAX_SECONDS 30.0
+#define RACE_MIN_CYCLES 20
+
+TEST(mprotect_race_kernel_readers)
+{
+	const char *path = getenv("XO_TEST_DIRECT_IO") ?: "/dev/ram0";
+	struct race *r;
+	unsigned long cycles = 0;
+	double start, deadline;
+	pthread_t t;
+	int rd, two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+
+	XO_REQUIRE();
+#ifndef __x86_64__
+	{
+		int word = 0;
+
+		if (syscall(SYS_futex, &word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0) < 0 &&
+		    errno == ENOSYS)
+			SKIP(return, "32-bit threads need CONFIG_COMPAT_32BIT_TIME (time32 futex: ENOSYS)");
+	}
+#endif
+	r = mmap(NULL, sizeof(*r), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, r);
+	r->p = xo_map_code(1, PROT_EXEC, MAGIC + 0x77);
+	r->buf = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(NULL, r->p);
+	ASSERT_NE(MAP_FAILED, r->buf);
+	xo_fill_page(r->want, MAGIC + 0x77);
+	/* Present, executed: GUP-fast and the TLB see the NR entry. */
+	REQUIRE(xo_check_call(r->p, MAGIC + 0x77));
+	ASSERT_EQ(0, pipe(r->pipe));
+	r->dio_fd = open(path, O_RDWR | O_DIRECT);
+	if (r->dio_fd < 0)
+		TH_LOG("no O_DIRECT reader: %s: %s", path, strerror(errno));
+	if (two_cpus)
+		xo_pin_to_cpu(0);
+	ASSERT_EQ(0, pthread_create(&t, NULL, race_reader, r));
+	if (two_cpus) {
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(1, &set);
+		pthread_setaffinity_np(t, sizeof(set), &set);
+	}
+
+	start = race_now();
+	deadline = start + RACE_MAX_SECONDS + 30;	/* a stuck reader */
+	while ((race_now() - start < RACE_SECONDS || cycles < RACE_MIN_CYCLES) &&
+	       race_now() - start < RACE_MAX_SECONDS) {
+		if (race_hold(r, deadline))
+			break;
+		race_step(r);	/* 1 */
+		if (mprotect(r->p, XO_PAGE, PROT_READ | PROT_EXEC))
+			break;
+		race_step(r);	/* 2 */
+		if (race_hold(r, deadline))
+			break;
+		race_step(r);	/* 3 */
+		if (mprotect(r->p, XO_PAGE, PROT_EXEC))
+			break;
+		race_step(r);	/* 0 */
+		cycles++;
+	}
+	r->stop = 1;
+	pthread_join(t, NULL);
+	EXPECT_EQ(0, r->seq % 4) TH_LOG("the flipper stopped early (mprotect: %s, or the reader stalled)",
+				       strerror(errno));
+	TH_LOG("%lu --x/r-x cycles in %.1f s, %lu reader rounds", cycles, race_now() - start, r->rounds);
+	EXPECT_LE(RACE_MIN_CYCLES, cycles);
+	for (rd = 0; rd < RD_N; rd++) {
+		if (rd == RD_ODIRECT && r->dio_fd < 0)
+			continue;
+		TH_LOG("%-16s judged --x %lu (read: %lu), judged r-x %lu (refused: %lu), spanning %lu, errors %lu%s%s",
+		       rd_name[rd], r->judged_xo[rd], r->leaks[rd], r->judged_r[rd],
+		       r->refused[rd], r->spanning[rd], r->wrong[rd],
+		       r->first[rd][0] ? "; first: " : "", r->first[rd]);
+		EXPECT_EQ(0, r->leaks[rd]) TH_LOG("%s read XO bytes", rd_name[rd]);
+		EXPECT_EQ(0, r->refused[rd]) TH_LOG("%s refused a readable page", rd_name[rd]);
+		EXPECT_EQ(0, r->wrong[rd]);
+		/* Every state held for a whole round: each reader judged in each. */
+		EXPECT_LE(cycles, r->judged_xo[rd]);
+		EXPECT_LE(cycles, r->judged_r[rd]);
+	}
+	CHECK(xo_check_call(r->p, MAGIC + 0x77));
+	CHECK(xo_check_noread(r->p + 8));
+	if (r->dio_fd >= 0)
+		close(r->dio_fd);
 }
 
 /* ---------------- ptrace and /proc/pid/mem ---------------- */

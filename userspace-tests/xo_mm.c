@@ -667,6 +667,414 @@ TEST(userfaultfd_missing)
 	EXPECT_PROBE(xo_check_call(c.base + 2 * XO_PAGE, MAGIC + 2));
 }
 
+/* A userfaultfd with the features asked for; -1 (errno set) if any is missing. */
+static int uffd_open(uint64_t features)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+
+	if (fd < 0)
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return -1;
+	/* UFFDIO_API is once per fd: learn the features on a first one. */
+	if (ioctl(fd, UFFDIO_API, &api) || (api.features & features) != features) {
+		close(fd);
+		errno = EOPNOTSUPP;
+		return -1;
+	}
+	close(fd);
+	fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		fd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	api = (struct uffdio_api){ .api = UFFD_API, .features = features };
+	if (fd >= 0 && ioctl(fd, UFFDIO_API, &api)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int uffd_register(int uffd, void *p, size_t len, uint64_t mode)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = mode,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &reg);
+}
+
+/* No event is pending on a non-blocking uffd. */
+static int uffd_no_event(int uffd)
+{
+	struct uffd_msg msg;
+
+	return read(uffd, &msg, sizeof(msg)) < 0 && errno == EAGAIN;
+}
+
+#define UFFD_SKIP_IF_MISSING(fd, what) do { \
+	if ((fd) < 0) \
+		SKIP(return, "userfaultfd%s: %s (guest config: CONFIG_USERFAULTFD)", \
+		     what, strerror(errno)); \
+} while (0)
+
+/*
+ * UFFDIO_COPY reads its source with copy_from_user(): from an XO source
+ * that must fail with EFAULT like any other kernel read, page by page
+ * (a copy running from a readable page into an XO one stops at the XO
+ * page: EAGAIN with the readable page copied). The page a copy installs
+ * in an XO range takes the range's protection: it runs and is XO.
+ * Registered pages that stay missing are never touched here (nothing
+ * would resolve the fault): mincore() tells what is installed.
+ */
+TEST(userfaultfd_copy_from_xo)
+{
+	int uffd = uffd_open(0);
+	uint8_t *dst, *src_x, *src_rw, *mixed;
+	struct uffdio_copy copy;
+	int readable = xo_mech == XO_MECH_READABLE;
+	int ret;
+
+	UFFD_SKIP_IF_MISSING(uffd, "");
+	dst = mmap(NULL, 4 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, dst);
+	ASSERT_EQ(0, uffd_register(uffd, dst, 4 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
+	src_x = xo_map_code(1, PROT_EXEC, MAGIC + 0x10);
+	src_rw = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC + 0x20);
+	/* A readable page followed by an XO one. */
+	mixed = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0x30);
+	ASSERT_NE(NULL, src_x);
+	ASSERT_NE(NULL, src_rw);
+	ASSERT_NE(NULL, mixed);
+	ASSERT_EQ(0, mprotect(mixed + XO_PAGE, XO_PAGE, PROT_EXEC));
+	/* Present XO sources: executed first. */
+	REQUIRE(xo_check_call(src_x, MAGIC + 0x10));
+	REQUIRE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x31));
+
+	/* From an XO source: EFAULT, nothing installed. */
+	copy = (struct uffdio_copy){ .dst = (uintptr_t)dst, .src = (uintptr_t)src_x,
+				     .len = XO_PAGE };
+	ret = ioctl(uffd, UFFDIO_COPY, &copy);
+	if (readable) {
+		EXPECT_EQ(0, ret) TH_LOG("stock: UFFDIO_COPY from --x: %s", strerror(errno));
+		EXPECT_EQ(XO_PAGE, copy.copy);
+		CHECK(xo_check_call(dst, MAGIC + 0x10));
+	} else {
+		EXPECT_EQ(-1, ret) TH_LOG("UFFDIO_COPY from an XO source succeeded");
+		EXPECT_EQ(EFAULT, errno);
+		EXPECT_EQ(-EFAULT, copy.copy);
+		EXPECT_EQ(0, resident(dst)) TH_LOG("the failed copy installed a page");
+		/* From a readable source: works, and the new page is XO. */
+		copy = (struct uffdio_copy){ .dst = (uintptr_t)dst, .src = (uintptr_t)src_rw,
+					     .len = XO_PAGE };
+		ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy)) TH_LOG("UFFDIO_COPY: %s", strerror(errno));
+		EXPECT_EQ(XO_PAGE, copy.copy);
+		EXPECT_EQ(1, resident(dst));
+		CHECK(xo_check_call(dst, MAGIC + 0x20));
+		CHECK(xo_check_noread(dst + 16));
+	}
+
+	/* Readable then XO: the first page is copied, the copy stops at the second. */
+	copy = (struct uffdio_copy){ .dst = (uintptr_t)dst + 2 * XO_PAGE,
+				     .src = (uintptr_t)mixed, .len = 2 * XO_PAGE };
+	ret = ioctl(uffd, UFFDIO_COPY, &copy);
+	if (readable) {
+		EXPECT_EQ(0, ret);
+		EXPECT_EQ(2 * XO_PAGE, copy.copy);
+		CHECK(xo_check_call(dst + 3 * XO_PAGE, MAGIC + 0x31));
+	} else {
+		EXPECT_EQ(-1, ret);
+		EXPECT_EQ(EAGAIN, errno) TH_LOG("partial copy: errno %d, expected EAGAIN", errno);
+		EXPECT_EQ(XO_PAGE, copy.copy) TH_LOG("copied %lld bytes, expected one page",
+						     (long long)copy.copy);
+		EXPECT_EQ(0, resident(dst + 3 * XO_PAGE)) TH_LOG("the XO source page was copied");
+		/* The rest, from the XO page alone: EFAULT. */
+		copy = (struct uffdio_copy){ .dst = (uintptr_t)dst + 3 * XO_PAGE,
+					     .src = (uintptr_t)mixed + XO_PAGE, .len = XO_PAGE };
+		EXPECT_EQ(-1, ioctl(uffd, UFFDIO_COPY, &copy));
+		EXPECT_EQ(EFAULT, errno);
+		EXPECT_EQ(0, resident(dst + 3 * XO_PAGE));
+	}
+	CHECK(xo_check_call(dst + 2 * XO_PAGE, MAGIC + 0x30));
+	CHECK(xo_check_noread(dst + 2 * XO_PAGE + 8));
+	/* The sources are intact and still XO. */
+	CHECK(xo_check_call(src_x, MAGIC + 0x10));
+	CHECK(xo_check_noread(src_x + 8));
+	CHECK(xo_check_noread(mixed + XO_PAGE + 8));
+	EXPECT_TRUE(uffd_no_event(uffd));
+	close(uffd);
+}
+
+/*
+ * UFFDIO_ZEROPAGE in an XO range maps the shared zero page with the
+ * range's protection: loads fault, and the same page made readable
+ * (mprotect) reads zeros, on the zero page's frame.
+ */
+TEST(userfaultfd_zeropage)
+{
+	int uffd = uffd_open(0);
+	uint8_t *x, *r;
+	uint8_t zeros[64] = { 0 };
+	struct uffdio_zeropage zp;
+	uint64_t zero_pfn;
+
+	UFFD_SKIP_IF_MISSING(uffd, "");
+	x = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	r = mmap(NULL, XO_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, x);
+	ASSERT_NE(MAP_FAILED, r);
+	CHECK(xo_check_readable(r, zeros, 1));
+	zero_pfn = pfn_of(r);
+	ASSERT_EQ(0, uffd_register(uffd, x, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
+	zp = (struct uffdio_zeropage){ .range = { .start = (uintptr_t)x, .len = XO_PAGE } };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_ZEROPAGE, &zp)) TH_LOG("UFFDIO_ZEROPAGE: %s", strerror(errno));
+	EXPECT_EQ(XO_PAGE, zp.zeropage);
+	ASSERT_EQ(1, resident(x)) TH_LOG("UFFDIO_ZEROPAGE installed nothing");
+	if (zero_pfn) {
+		EXPECT_EQ(zero_pfn, pfn_of(x)) TH_LOG("not the zero page's frame");
+	}
+	CHECK(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
+	CHECK(xo_check_load_sized(xo_do_load, x + XO_PAGE - 8, 8, x + XO_PAGE - 8, zeros));
+	CHECK(xo_check_store_faults(x + 32));
+	/* The second page is still missing and the load above raised nothing. */
+	EXPECT_EQ(0, resident(x + XO_PAGE));
+	EXPECT_TRUE(uffd_no_event(uffd));
+	/* The same entry made readable: zeros. */
+	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_READ));
+	CHECK(xo_check_readable(x + 16, zeros, 64));
+	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_EXEC));
+	CHECK(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
+	close(uffd);
+}
+
+/* pagemap bit 57: the PTE is uffd-wp write-protected. */
+static int uffd_wp_bit(const void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return -1;
+	if (pread(fd, &e, 8, (uintptr_t)addr / XO_PAGE * 8) != 8)
+		e = 0;
+	close(fd);
+	return (e >> 57) & 1;
+}
+
+static int uffd_wp(int uffd, void *p, size_t len, int on)
+{
+	struct uffdio_writeprotect wp = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0,
+	};
+
+	return ioctl(uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+/*
+ * uffd-wp rewrites present PTEs (change_protection() with MM_CP_UFFD_WP
+ * and _RESOLVE): write-protecting and unprotecting an XO range keeps
+ * NR, and an R-X range write-protected, made --x and unprotected is XO.
+ * A store to XO memory faults (no VM_WRITE) without a WP event.
+ */
+TEST(userfaultfd_wp)
+{
+	int uffd = uffd_open(UFFD_FEATURE_PAGEFAULT_FLAG_WP);
+	uint8_t *p;
+	int i;
+
+	UFFD_SKIP_IF_MISSING(uffd, " with UFFD_FEATURE_PAGEFAULT_FLAG_WP");
+	p = xo_map_code(2, PROT_EXEC, MAGIC + 0x40);
+	ASSERT_NE(NULL, p);
+	REQUIRE(xo_check_call(p, MAGIC + 0x40));
+	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
+	ASSERT_EQ(0, uffd_register(uffd, p, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_WP))
+		TH_LOG("UFFDIO_REGISTER_MODE_WP: %s", strerror(errno));
+
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 1)) TH_LOG("WP: %s", strerror(errno));
+		EXPECT_EQ(1, uffd_wp_bit(p)) TH_LOG("round %d: no uffd-wp bit after protect", i);
+		EXPECT_EQ(1, uffd_wp_bit(p + XO_PAGE));
+		CHECK(xo_check_call(p, MAGIC + 0x40));
+		CHECK(xo_check_noread(p + 8));
+		CHECK(xo_check_noread(p + XO_PAGE + 8));
+		CHECK(xo_check_store_faults(p + 16));
+		ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 0)) TH_LOG("unprotect: %s", strerror(errno));
+		EXPECT_EQ(0, uffd_wp_bit(p)) TH_LOG("round %d: uffd-wp bit after unprotect", i);
+		CHECK(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
+		CHECK(xo_check_noread(p + 8));
+		CHECK(xo_check_noread(p + XO_PAGE + 8));
+	}
+	/* R-X under WP, made --x, unprotected: XO. */
+	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
+	ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 1));
+	CHECK(xo_check_readable(p + 1, (uint8_t[]){ (MAGIC + 0x40) & 0xff }, 1));
+	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_EXEC));
+	EXPECT_EQ(1, uffd_wp_bit(p)) TH_LOG("mprotect dropped the uffd-wp bit");
+	CHECK(xo_check_noread(p + 8));
+	ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 0));
+	CHECK(xo_check_noread(p + 8));
+	CHECK(xo_check_noread(p + XO_PAGE + 8));
+	CHECK(xo_check_call(p, MAGIC + 0x40));
+	/* The stores above faulted on VM_WRITE: no WP event. */
+	EXPECT_TRUE(uffd_no_event(uffd));
+	close(uffd);
+}
+
+struct uffd_minor_ctx {
+	int uffd;
+	uint8_t *x, *rw;	/* the registered --x mapping, an RW alias */
+	int events;
+	volatile int stop;
+};
+
+/* Resolves minor faults: rewrites the function's immediate (page n: MAGIC + 0x100 + n), then CONTINUE. */
+static void *uffd_minor_thread(void *arg)
+{
+	struct uffd_minor_ctx *c = arg;
+
+	while (!c->stop) {
+		struct pollfd pfd = { .fd = c->uffd, .events = POLLIN };
+		struct uffdio_continue cont;
+		struct uffd_msg msg;
+		unsigned long off;
+
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (read(c->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
+		    msg.event != UFFD_EVENT_PAGEFAULT ||
+		    !(msg.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_MINOR))
+			continue;
+		off = (msg.arg.pagefault.address & ~(XO_PAGE - 1)) - (uintptr_t)c->x;
+		xo_emit_ret_imm(c->rw + off, MAGIC + 0x100 + off / XO_PAGE);
+		__atomic_add_fetch(&c->events, 1, __ATOMIC_SEQ_CST);
+		cont = (struct uffdio_continue){
+			.range = { .start = (uintptr_t)c->x + off, .len = XO_PAGE },
+		};
+		ioctl(c->uffd, UFFDIO_CONTINUE, &cont);
+	}
+	return NULL;
+}
+
+/*
+ * Minor faults on a shmem XO mapping: the page is in the page cache, the
+ * monitor changes it through an RW alias and UFFDIO_CONTINUE maps it
+ * with the XO mapping's protection. A load from a not yet mapped page is
+ * refused before the monitor hears of it (as in userfaultfd_missing).
+ */
+TEST(userfaultfd_minor_shmem)
+{
+	struct uffd_minor_ctx c = { 0 };
+	uint8_t want[XO_PAGE];
+	pthread_t t;
+	int fd, events;
+
+	c.uffd = uffd_open(UFFD_FEATURE_MINOR_SHMEM);
+	UFFD_SKIP_IF_MISSING(c.uffd, " with UFFD_FEATURE_MINOR_SHMEM");
+	fd = xo_code_memfd(3, MAGIC + 0x50);
+	ASSERT_LE(0, fd);
+	c.rw = mmap(NULL, 3 * XO_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	c.x = mmap(NULL, 3 * XO_PAGE, PROT_EXEC, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, c.rw);
+	ASSERT_NE(MAP_FAILED, c.x);
+	ASSERT_EQ(0, uffd_register(c.uffd, c.x, 3 * XO_PAGE, UFFDIO_REGISTER_MODE_MINOR))
+		TH_LOG("UFFDIO_REGISTER_MODE_MINOR: %s", strerror(errno));
+	ASSERT_EQ(0, pthread_create(&t, NULL, uffd_minor_thread, &c));
+
+	/* A fetch: minor fault, the monitor's version of the page runs... */
+	CHECK(xo_check_call(c.x, MAGIC + 0x100));
+	EXPECT_EQ(1, __atomic_load_n(&c.events, __ATOMIC_SEQ_CST));
+	/* ...and is XO; the alias reads it. */
+	CHECK(xo_check_noread(c.x + 12));
+	CHECK(xo_check_readable(c.rw + 1, (uint8_t[]){ 0x00 }, 1));
+	/* A load from the second page: refused before any event (stock: an event). */
+	xo_fill_page(want, MAGIC + 0x51);
+	xo_emit_ret_imm(want, MAGIC + 0x101);
+	CHECK(xo_check_load_sized(xo_do_load, c.x + XO_PAGE + 1, 4, c.x + XO_PAGE + 1, want + 1));
+	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
+	if (xo_mech == XO_MECH_READABLE) {
+		EXPECT_EQ(2, events);
+	} else {
+		EXPECT_EQ(1, events) TH_LOG("the load from an unmapped XO page raised a MINOR event");
+	}
+	CHECK(xo_check_call(c.x + 2 * XO_PAGE, MAGIC + 0x102));
+	CHECK(xo_check_noread(c.x + 2 * XO_PAGE + 8));
+	EXPECT_EQ(events + 1, __atomic_load_n(&c.events, __ATOMIC_SEQ_CST));
+	c.stop = 1;
+	pthread_join(t, NULL);
+	close(c.uffd);
+	close(fd);
+}
+
+/*
+ * UFFDIO_MOVE (anon, 6.8+) takes a page's frame out of one range and maps
+ * it in another with the destination's protection (move_present_pte()
+ * builds the PTE from dst_vma->vm_page_prot). What must happen with XO:
+ * an XO page's frame never changes its protection by moving, and a
+ * readable frame never lands in an XO range. 6.12 guarantees both by
+ * refusing every move in which either range is not writable
+ * (validate_move_areas(): equal access flags and vm_page_prot, VM_WRITE),
+ * so an XO range is neither source nor destination: EINVAL, the source
+ * page in place (and XO), the destination still missing. An RW -> RW
+ * move is the control that the ioctl works.
+ */
+TEST(userfaultfd_move)
+{
+	int uffd = uffd_open(UFFD_FEATURE_MOVE);
+	uint8_t *rw_src, *rw_dst, *x_src, *x_dst;
+	uint8_t want[XO_PAGE];
+	struct uffdio_move mv;
+
+	UFFD_SKIP_IF_MISSING(uffd, " with UFFD_FEATURE_MOVE (6.8+, CONFIG_TRANSPARENT_HUGEPAGE)");
+	rw_src = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0x60);
+	rw_dst = mmap(NULL, 2 * XO_PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	x_src = xo_map_code(1, PROT_EXEC, MAGIC + 0x70);
+	x_dst = mmap(NULL, 2 * XO_PAGE, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(NULL, rw_src);
+	ASSERT_NE(MAP_FAILED, rw_dst);
+	ASSERT_NE(NULL, x_src);
+	ASSERT_NE(MAP_FAILED, x_dst);
+	REQUIRE(xo_check_call(x_src, MAGIC + 0x70));
+	ASSERT_EQ(0, uffd_register(uffd, rw_dst, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
+	ASSERT_EQ(0, uffd_register(uffd, x_dst, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
+
+	/* Control: RW -> RW moves the frame. */
+	mv = (struct uffdio_move){ .dst = (uintptr_t)rw_dst, .src = (uintptr_t)rw_src,
+				   .len = XO_PAGE };
+	ASSERT_EQ(0, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("RW -> RW UFFDIO_MOVE: %s", strerror(errno));
+	EXPECT_EQ(XO_PAGE, mv.move);
+	xo_fill_page(want, MAGIC + 0x60);
+	CHECK(xo_check_readable(rw_dst, want, 64));
+	EXPECT_EQ(0, resident(rw_src)) TH_LOG("the moved page is still at the source");
+
+	/* XO -> RW: refused; the XO page stays where it is, XO. */
+	mv = (struct uffdio_move){ .dst = (uintptr_t)rw_dst + XO_PAGE, .src = (uintptr_t)x_src,
+				   .len = XO_PAGE };
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("UFFDIO_MOVE of an XO page into RW succeeded");
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, resident(rw_dst + XO_PAGE));
+	/* RW -> XO: refused; the readable page stays, the XO range missing. */
+	mv = (struct uffdio_move){ .dst = (uintptr_t)x_dst, .src = (uintptr_t)rw_src + XO_PAGE,
+				   .len = XO_PAGE };
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("UFFDIO_MOVE of a readable page into XO succeeded");
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, resident(x_dst));
+	xo_fill_page(want, MAGIC + 0x61);
+	CHECK(xo_check_readable(rw_src + XO_PAGE, want, 64));
+	/* XO -> XO (same protection, not writable): refused too. */
+	mv = (struct uffdio_move){ .dst = (uintptr_t)x_dst + XO_PAGE, .src = (uintptr_t)x_src,
+				   .len = XO_PAGE };
+	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("UFFDIO_MOVE XO -> XO succeeded");
+	EXPECT_EQ(EINVAL, errno);
+	EXPECT_EQ(0, resident(x_dst + XO_PAGE));
+	CHECK(xo_check_call(x_src, MAGIC + 0x70));
+	CHECK(xo_check_noread(x_src + 8));
+	EXPECT_TRUE(uffd_no_event(uffd));
+	close(uffd);
+}
+
 /* ---------------- O_DIRECT: the block layer pins user pages ---------------- */
 
 /*
