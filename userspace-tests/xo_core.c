@@ -796,21 +796,21 @@ TEST(pkey_and_nr_fault_order)
 	ASSERT_NE(0, pkru0 & ad);
 
 	/* Access disabled: the key wins. */
-	CHECK(xo_check_call(x, MAGIC + 0x33));
+	EXPECT_PROBE(xo_check_call(x, MAGIC + 0x33));
 	a.src = x + 8;
 	res = xo_try(xo_do_load, &a, &f);
-	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 8, key));
+	EXPECT_PROBE(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 8, key));
 	a.dst = x + 16;
 	res = xo_try(xo_do_store, &a, &f);
-	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+	EXPECT_PROBE(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
 
 	/* Access allowed, then write disabled only: NR alone. */
 	wrpkru(pkru0 & ~(ad | wd));
-	CHECK(xo_check_call(x, MAGIC + 0x33));
+	EXPECT_PROBE(xo_check_call(x, MAGIC + 0x33));
 	a.src = x + 8;
 	res = xo_try(xo_do_load, &a, &f);
 	if (xo_mech == XO_MECH_NR) {
-		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 8));
+		EXPECT_PROBE(xo_expect_fault(res, &f, SEGV_ACCERR, x + 8));
 	} else {
 		EXPECT_EQ(0, res) TH_LOG("no XO, key allows access: load faulted si_code %d", f.code);
 		EXPECT_EQ(0, memcmp(&a.val, want + 8, 4));
@@ -819,14 +819,14 @@ TEST(pkey_and_nr_fault_order)
 	a.src = x + 12;
 	res = xo_try(xo_do_load, &a, &f);
 	if (xo_mech == XO_MECH_NR) {
-		CHECK(xo_expect_fault(res, &f, SEGV_ACCERR, x + 12));
+		EXPECT_PROBE(xo_expect_fault(res, &f, SEGV_ACCERR, x + 12));
 	} else {
 		EXPECT_EQ(0, res) TH_LOG("no XO, key write-disabled: load faulted si_code %d", f.code);
 	}
 	a.dst = x + 16;
 	res = xo_try(xo_do_store, &a, &f);
-	CHECK(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
-	CHECK(xo_check_call(x, MAGIC + 0x33));
+	EXPECT_PROBE(expect_fault_pkey(res, &f, SEGV_PKUERR, x + 16, key));
+	EXPECT_PROBE(xo_check_call(x, MAGIC + 0x33));
 	wrpkru(pkru0);
 	ASSERT_EQ(0, syscall(SYS_pkey_mprotect, x, XO_PAGE, PROT_EXEC, 0));
 	ASSERT_EQ(0, syscall(SYS_pkey_free, key));
@@ -1077,7 +1077,7 @@ TEST_F(kaccess, io_uring_fixed_buffers)
 	mixed = xo_map_code(2, PROT_READ | PROT_WRITE, MAGIC + 0x80);
 	ASSERT_NE(NULL, mixed);
 	ASSERT_EQ(0, mprotect(mixed + XO_PAGE, XO_PAGE, PROT_EXEC));
-	REQUIRE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x81));
+	ASSERT_PROBE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x81));
 	EXPECT_EQ(-1, uring_register_buffer(&r, mixed, 2 * XO_PAGE));
 	EXPECT_EQ(EFAULT, errno);
 	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], mixed, 64, 0, &res));
@@ -1093,7 +1093,7 @@ TEST_F(kaccess, io_uring_fixed_buffers)
 			    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
 	xo_fill_page(buf, MAGIC + 0xa0);
 	ASSERT_EQ(0, mprotect(buf, XO_PAGE, PROT_EXEC));
-	REQUIRE(xo_check_call(buf, MAGIC + 0xa0));
+	ASSERT_PROBE(xo_check_call(buf, MAGIC + 0xa0));
 	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], buf + 16, 64, 0, &res));
 	ASSERT_EQ(64, res) TH_LOG("WRITE_FIXED: res %d", res);
 	ASSERT_EQ(64, read(fds[0], got, 64));
@@ -1101,8 +1101,8 @@ TEST_F(kaccess, io_uring_fixed_buffers)
 	ASSERT_EQ(sizeof(msg), write(fds[1], msg, sizeof(msg)));
 	ASSERT_EQ(0, uring_run(&r, IORING_OP_READ_FIXED, fds[0], buf, sizeof(msg), 0, &res));
 	EXPECT_EQ(sizeof(msg), res);
-	CHECK(xo_check_call(buf, MAGIC + 0xa0));
-	CHECK(xo_check_noread(buf + 16));
+	EXPECT_PROBE(xo_check_call(buf, MAGIC + 0xa0));
+	EXPECT_PROBE(xo_check_noread(buf + 16));
 	ASSERT_EQ(0, syscall(__NR_io_uring_register, r.fd, IORING_UNREGISTER_BUFFERS, NULL, 0));
 
 	/* Pinned while writable, then made XO: the pin still reaches the frame. */
@@ -1111,8 +1111,8 @@ TEST_F(kaccess, io_uring_fixed_buffers)
 	memcpy(old, buf, XO_PAGE);
 	ASSERT_EQ(0, uring_register_buffer(&r, buf, XO_PAGE));
 	ASSERT_EQ(0, mprotect(buf, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_call(buf, MAGIC + 0xb0));
-	CHECK(xo_check_noread(buf + 16));
+	EXPECT_PROBE(xo_check_call(buf, MAGIC + 0xb0));
+	EXPECT_PROBE(xo_check_noread(buf + 16));
 	ASSERT_EQ(0, uring_run(&r, IORING_OP_WRITE_FIXED, fds[1], buf + 16, 64, 0, &res));
 	EXPECT_EQ(64, res);
 	if (res == 64) {
@@ -1337,7 +1337,7 @@ TEST_F(kaccess, aio_o_direct_write_from_xo)
 		EXPECT_EQ(-EFAULT, res) TH_LOG("O_DIRECT AIO pwrite from XO: res %ld", res);
 		EXPECT_EQ(0, memcmp(back, rw, XO_PAGE)) TH_LOG("the device changed");
 	}
-	CHECK(xo_check_call(self->p, MAGIC));
+	EXPECT_PROBE(xo_check_call(self->p, MAGIC));
 	close(fd);
 }
 
@@ -1657,7 +1657,7 @@ TEST(mprotect_race_kernel_readers)
 	pthread_t t;
 	int rd, two_cpus = sysconf(_SC_NPROCESSORS_ONLN) >= 2;
 
-	XO_REQUIRE();
+	TEST_REQUIRE_XO();
 #ifndef __x86_64__
 	{
 		int word = 0;
@@ -1675,7 +1675,7 @@ TEST(mprotect_race_kernel_readers)
 	ASSERT_NE(MAP_FAILED, r->buf);
 	xo_fill_page(r->want, MAGIC + 0x77);
 	/* Present, executed: GUP-fast and the TLB see the NR entry. */
-	REQUIRE(xo_check_call(r->p, MAGIC + 0x77));
+	ASSERT_PROBE(xo_check_call(r->p, MAGIC + 0x77));
 	ASSERT_EQ(0, pipe(r->pipe));
 	r->dio_fd = open(path, O_RDWR | O_DIRECT);
 	if (r->dio_fd < 0)
@@ -1729,8 +1729,8 @@ TEST(mprotect_race_kernel_readers)
 		EXPECT_LE(cycles, r->judged_xo[rd]);
 		EXPECT_LE(cycles, r->judged_r[rd]);
 	}
-	CHECK(xo_check_call(r->p, MAGIC + 0x77));
-	CHECK(xo_check_noread(r->p + 8));
+	EXPECT_PROBE(xo_check_call(r->p, MAGIC + 0x77));
+	EXPECT_PROBE(xo_check_noread(r->p + 8));
 	if (r->dio_fd >= 0)
 		close(r->dio_fd);
 }

@@ -749,8 +749,8 @@ TEST(userfaultfd_copy_from_xo)
 	ASSERT_NE(NULL, mixed);
 	ASSERT_EQ(0, mprotect(mixed + XO_PAGE, XO_PAGE, PROT_EXEC));
 	/* Present XO sources: executed first. */
-	REQUIRE(xo_check_call(src_x, MAGIC + 0x10));
-	REQUIRE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x31));
+	ASSERT_PROBE(xo_check_call(src_x, MAGIC + 0x10));
+	ASSERT_PROBE(xo_check_call(mixed + XO_PAGE, MAGIC + 0x31));
 
 	/* From an XO source: EFAULT, nothing installed. */
 	copy = (struct uffdio_copy){ .dst = (uintptr_t)dst, .src = (uintptr_t)src_x,
@@ -759,7 +759,7 @@ TEST(userfaultfd_copy_from_xo)
 	if (readable) {
 		EXPECT_EQ(0, ret) TH_LOG("stock: UFFDIO_COPY from --x: %s", strerror(errno));
 		EXPECT_EQ(XO_PAGE, copy.copy);
-		CHECK(xo_check_call(dst, MAGIC + 0x10));
+		EXPECT_PROBE(xo_check_call(dst, MAGIC + 0x10));
 	} else {
 		EXPECT_EQ(-1, ret) TH_LOG("UFFDIO_COPY from an XO source succeeded");
 		EXPECT_EQ(EFAULT, errno);
@@ -771,8 +771,8 @@ TEST(userfaultfd_copy_from_xo)
 		ASSERT_EQ(0, ioctl(uffd, UFFDIO_COPY, &copy)) TH_LOG("UFFDIO_COPY: %s", strerror(errno));
 		EXPECT_EQ(XO_PAGE, copy.copy);
 		EXPECT_EQ(1, resident(dst));
-		CHECK(xo_check_call(dst, MAGIC + 0x20));
-		CHECK(xo_check_noread(dst + 16));
+		EXPECT_PROBE(xo_check_call(dst, MAGIC + 0x20));
+		EXPECT_PROBE(xo_check_noread(dst + 16));
 	}
 
 	/* Readable then XO: the first page is copied, the copy stops at the second. */
@@ -782,7 +782,7 @@ TEST(userfaultfd_copy_from_xo)
 	if (readable) {
 		EXPECT_EQ(0, ret);
 		EXPECT_EQ(2 * XO_PAGE, copy.copy);
-		CHECK(xo_check_call(dst + 3 * XO_PAGE, MAGIC + 0x31));
+		EXPECT_PROBE(xo_check_call(dst + 3 * XO_PAGE, MAGIC + 0x31));
 	} else {
 		EXPECT_EQ(-1, ret);
 		EXPECT_EQ(EAGAIN, errno) TH_LOG("partial copy: errno %d, expected EAGAIN", errno);
@@ -796,12 +796,12 @@ TEST(userfaultfd_copy_from_xo)
 		EXPECT_EQ(EFAULT, errno);
 		EXPECT_EQ(0, resident(dst + 3 * XO_PAGE));
 	}
-	CHECK(xo_check_call(dst + 2 * XO_PAGE, MAGIC + 0x30));
-	CHECK(xo_check_noread(dst + 2 * XO_PAGE + 8));
+	EXPECT_PROBE(xo_check_call(dst + 2 * XO_PAGE, MAGIC + 0x30));
+	EXPECT_PROBE(xo_check_noread(dst + 2 * XO_PAGE + 8));
 	/* The sources are intact and still XO. */
-	CHECK(xo_check_call(src_x, MAGIC + 0x10));
-	CHECK(xo_check_noread(src_x + 8));
-	CHECK(xo_check_noread(mixed + XO_PAGE + 8));
+	EXPECT_PROBE(xo_check_call(src_x, MAGIC + 0x10));
+	EXPECT_PROBE(xo_check_noread(src_x + 8));
+	EXPECT_PROBE(xo_check_noread(mixed + XO_PAGE + 8));
 	EXPECT_TRUE(uffd_no_event(uffd));
 	close(uffd);
 }
@@ -824,7 +824,7 @@ TEST(userfaultfd_zeropage)
 	r = mmap(NULL, XO_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	ASSERT_NE(MAP_FAILED, x);
 	ASSERT_NE(MAP_FAILED, r);
-	CHECK(xo_check_readable(r, zeros, 1));
+	EXPECT_PROBE(xo_check_readable(r, zeros, 1));
 	zero_pfn = pfn_of(r);
 	ASSERT_EQ(0, uffd_register(uffd, x, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
 	zp = (struct uffdio_zeropage){ .range = { .start = (uintptr_t)x, .len = XO_PAGE } };
@@ -834,17 +834,17 @@ TEST(userfaultfd_zeropage)
 	if (zero_pfn) {
 		EXPECT_EQ(zero_pfn, pfn_of(x)) TH_LOG("not the zero page's frame");
 	}
-	CHECK(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
-	CHECK(xo_check_load_sized(xo_do_load, x + XO_PAGE - 8, 8, x + XO_PAGE - 8, zeros));
-	CHECK(xo_check_store_faults(x + 32));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, x + XO_PAGE - 8, 8, x + XO_PAGE - 8, zeros));
+	EXPECT_PROBE(xo_check_store_faults(x + 32));
 	/* The second page is still missing and the load above raised nothing. */
 	EXPECT_EQ(0, resident(x + XO_PAGE));
 	EXPECT_TRUE(uffd_no_event(uffd));
 	/* The same entry made readable: zeros. */
 	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_READ));
-	CHECK(xo_check_readable(x + 16, zeros, 64));
+	EXPECT_PROBE(xo_check_readable(x + 16, zeros, 64));
 	ASSERT_EQ(0, mprotect(x, XO_PAGE, PROT_EXEC));
-	CHECK(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, x + 16, 4, x + 16, zeros));
 	close(uffd);
 }
 
@@ -887,8 +887,8 @@ TEST(userfaultfd_wp)
 	UFFD_SKIP_IF_MISSING(uffd, " with UFFD_FEATURE_PAGEFAULT_FLAG_WP");
 	p = xo_map_code(2, PROT_EXEC, MAGIC + 0x40);
 	ASSERT_NE(NULL, p);
-	REQUIRE(xo_check_call(p, MAGIC + 0x40));
-	REQUIRE(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
+	ASSERT_PROBE(xo_check_call(p, MAGIC + 0x40));
+	ASSERT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
 	ASSERT_EQ(0, uffd_register(uffd, p, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_WP))
 		TH_LOG("UFFDIO_REGISTER_MODE_WP: %s", strerror(errno));
 
@@ -896,27 +896,27 @@ TEST(userfaultfd_wp)
 		ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 1)) TH_LOG("WP: %s", strerror(errno));
 		EXPECT_EQ(1, uffd_wp_bit(p)) TH_LOG("round %d: no uffd-wp bit after protect", i);
 		EXPECT_EQ(1, uffd_wp_bit(p + XO_PAGE));
-		CHECK(xo_check_call(p, MAGIC + 0x40));
-		CHECK(xo_check_noread(p + 8));
-		CHECK(xo_check_noread(p + XO_PAGE + 8));
-		CHECK(xo_check_store_faults(p + 16));
+		EXPECT_PROBE(xo_check_call(p, MAGIC + 0x40));
+		EXPECT_PROBE(xo_check_noread(p + 8));
+		EXPECT_PROBE(xo_check_noread(p + XO_PAGE + 8));
+		EXPECT_PROBE(xo_check_store_faults(p + 16));
 		ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 0)) TH_LOG("unprotect: %s", strerror(errno));
 		EXPECT_EQ(0, uffd_wp_bit(p)) TH_LOG("round %d: uffd-wp bit after unprotect", i);
-		CHECK(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
-		CHECK(xo_check_noread(p + 8));
-		CHECK(xo_check_noread(p + XO_PAGE + 8));
+		EXPECT_PROBE(xo_check_call(p + XO_PAGE, MAGIC + 0x41));
+		EXPECT_PROBE(xo_check_noread(p + 8));
+		EXPECT_PROBE(xo_check_noread(p + XO_PAGE + 8));
 	}
 	/* R-X under WP, made --x, unprotected: XO. */
 	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_READ | PROT_EXEC));
 	ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 1));
-	CHECK(xo_check_readable(p + 1, (uint8_t[]){ (MAGIC + 0x40) & 0xff }, 1));
+	EXPECT_PROBE(xo_check_readable(p + 1, (uint8_t[]){ (MAGIC + 0x40) & 0xff }, 1));
 	ASSERT_EQ(0, mprotect(p, 2 * XO_PAGE, PROT_EXEC));
 	EXPECT_EQ(1, uffd_wp_bit(p)) TH_LOG("mprotect dropped the uffd-wp bit");
-	CHECK(xo_check_noread(p + 8));
+	EXPECT_PROBE(xo_check_noread(p + 8));
 	ASSERT_EQ(0, uffd_wp(uffd, p, 2 * XO_PAGE, 0));
-	CHECK(xo_check_noread(p + 8));
-	CHECK(xo_check_noread(p + XO_PAGE + 8));
-	CHECK(xo_check_call(p, MAGIC + 0x40));
+	EXPECT_PROBE(xo_check_noread(p + 8));
+	EXPECT_PROBE(xo_check_noread(p + XO_PAGE + 8));
+	EXPECT_PROBE(xo_check_call(p, MAGIC + 0x40));
 	/* The stores above faulted on VM_WRITE: no WP event. */
 	EXPECT_TRUE(uffd_no_event(uffd));
 	close(uffd);
@@ -983,23 +983,23 @@ TEST(userfaultfd_minor_shmem)
 	ASSERT_EQ(0, pthread_create(&t, NULL, uffd_minor_thread, &c));
 
 	/* A fetch: minor fault, the monitor's version of the page runs... */
-	CHECK(xo_check_call(c.x, MAGIC + 0x100));
+	EXPECT_PROBE(xo_check_call(c.x, MAGIC + 0x100));
 	EXPECT_EQ(1, __atomic_load_n(&c.events, __ATOMIC_SEQ_CST));
 	/* ...and is XO; the alias reads it. */
-	CHECK(xo_check_noread(c.x + 12));
-	CHECK(xo_check_readable(c.rw + 1, (uint8_t[]){ 0x00 }, 1));
+	EXPECT_PROBE(xo_check_noread(c.x + 12));
+	EXPECT_PROBE(xo_check_readable(c.rw + 1, (uint8_t[]){ 0x00 }, 1));
 	/* A load from the second page: refused before any event (stock: an event). */
 	xo_fill_page(want, MAGIC + 0x51);
 	xo_emit_ret_imm(want, MAGIC + 0x101);
-	CHECK(xo_check_load_sized(xo_do_load, c.x + XO_PAGE + 1, 4, c.x + XO_PAGE + 1, want + 1));
+	EXPECT_PROBE(xo_check_load_sized(xo_do_load, c.x + XO_PAGE + 1, 4, c.x + XO_PAGE + 1, want + 1));
 	events = __atomic_load_n(&c.events, __ATOMIC_SEQ_CST);
 	if (xo_mech == XO_MECH_READABLE) {
 		EXPECT_EQ(2, events);
 	} else {
 		EXPECT_EQ(1, events) TH_LOG("the load from an unmapped XO page raised a MINOR event");
 	}
-	CHECK(xo_check_call(c.x + 2 * XO_PAGE, MAGIC + 0x102));
-	CHECK(xo_check_noread(c.x + 2 * XO_PAGE + 8));
+	EXPECT_PROBE(xo_check_call(c.x + 2 * XO_PAGE, MAGIC + 0x102));
+	EXPECT_PROBE(xo_check_noread(c.x + 2 * XO_PAGE + 8));
 	EXPECT_EQ(events + 1, __atomic_load_n(&c.events, __ATOMIC_SEQ_CST));
 	c.stop = 1;
 	pthread_join(t, NULL);
@@ -1036,7 +1036,7 @@ TEST(userfaultfd_move)
 	ASSERT_NE(MAP_FAILED, rw_dst);
 	ASSERT_NE(NULL, x_src);
 	ASSERT_NE(MAP_FAILED, x_dst);
-	REQUIRE(xo_check_call(x_src, MAGIC + 0x70));
+	ASSERT_PROBE(xo_check_call(x_src, MAGIC + 0x70));
 	ASSERT_EQ(0, uffd_register(uffd, rw_dst, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
 	ASSERT_EQ(0, uffd_register(uffd, x_dst, 2 * XO_PAGE, UFFDIO_REGISTER_MODE_MISSING));
 
@@ -1046,7 +1046,7 @@ TEST(userfaultfd_move)
 	ASSERT_EQ(0, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("RW -> RW UFFDIO_MOVE: %s", strerror(errno));
 	EXPECT_EQ(XO_PAGE, mv.move);
 	xo_fill_page(want, MAGIC + 0x60);
-	CHECK(xo_check_readable(rw_dst, want, 64));
+	EXPECT_PROBE(xo_check_readable(rw_dst, want, 64));
 	EXPECT_EQ(0, resident(rw_src)) TH_LOG("the moved page is still at the source");
 
 	/* XO -> RW: refused; the XO page stays where it is, XO. */
@@ -1062,15 +1062,15 @@ TEST(userfaultfd_move)
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, resident(x_dst));
 	xo_fill_page(want, MAGIC + 0x61);
-	CHECK(xo_check_readable(rw_src + XO_PAGE, want, 64));
+	EXPECT_PROBE(xo_check_readable(rw_src + XO_PAGE, want, 64));
 	/* XO -> XO (same protection, not writable): refused too. */
 	mv = (struct uffdio_move){ .dst = (uintptr_t)x_dst + XO_PAGE, .src = (uintptr_t)x_src,
 				   .len = XO_PAGE };
 	EXPECT_EQ(-1, ioctl(uffd, UFFDIO_MOVE, &mv)) TH_LOG("UFFDIO_MOVE XO -> XO succeeded");
 	EXPECT_EQ(EINVAL, errno);
 	EXPECT_EQ(0, resident(x_dst + XO_PAGE));
-	CHECK(xo_check_call(x_src, MAGIC + 0x70));
-	CHECK(xo_check_noread(x_src + 8));
+	EXPECT_PROBE(xo_check_call(x_src, MAGIC + 0x70));
+	EXPECT_PROBE(xo_check_noread(x_src + 8));
 	EXPECT_TRUE(uffd_no_event(uffd));
 	close(uffd);
 }
