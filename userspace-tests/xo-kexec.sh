@@ -58,7 +58,7 @@ next() {
 		return
 	fi
 	echo "./xo_kexec exec /tests/bzImage /tmp/next.cpio '${cmdline# } xo.kexec=$to $extra'" >/tmp/xo-next-stage
-	ok "kexec into stage $to ($extra) after the run-list"
+	ok "kexec into stage $to (${extra:-XO on}) after the run-list"
 }
 
 case $stage in 1 | 3) plan=3 ;; 2 | 4) plan=4 ;; *) plan=1 ;; esac
