@@ -3,7 +3,7 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
-	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration \
+	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak \
 	export check-series check-patches kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -19,6 +19,7 @@ help:
 	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, and the L2 guests (part of make check)"
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
+	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a work tree holds commits the series does not"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -66,6 +67,8 @@ check-kvm-l2:
 	$(S)/check-kvm-l2 $(ARGS)
 check-migration:
 	$(S)/check-migration $(ARGS)
+soak:
+	$(S)/soak $(if $(DURATION),--duration $(DURATION)) $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
