@@ -22,7 +22,7 @@ help:
 	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a work tree holds commits the series does not"
-	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
+	@echo "make check-patches  series apply to the base and pass checkpatch.pl; sparse and W=1 add no warnings (scripts/check-static)"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
 	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
 	@echo "make unit-tests     the scripts' host-side unit tests (scripts/tests/run)"
