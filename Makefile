@@ -3,8 +3,8 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
-	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration \
-	export check-series check-patches kselftest check-bisect unit-tests clean distclean
+	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak \
+	export check-series check-patches check-static kselftest check-bisect unit-tests clean distclean
 
 help:
 	@echo "make demo           build everything, boot the XO guest, run the suite"
@@ -20,9 +20,11 @@ help:
 	@echo "make check-kvm      KVM selftests in the L1 host in Bochs, and the L2 guests (part of make check)"
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
+	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
+	@echo "make check-static   sparse and W=1 add no warnings to the kernel files the series touches"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
 	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
 	@echo "make unit-tests     the scripts' host-side unit tests (scripts/tests/run)"
@@ -67,6 +69,8 @@ check-kvm-l2:
 	$(S)/check-kvm-l2 $(ARGS)
 check-migration:
 	$(S)/check-migration $(ARGS)
+soak:
+	$(S)/soak $(if $(DURATION),--duration $(DURATION)) $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
@@ -76,6 +80,9 @@ check-series:
 check-patches:
 	$(S)/check-patches linux
 	$(S)/check-patches qemu
+
+check-static:
+	$(S)/check-static
 kselftest:
 	$(S)/sync-kselftest
 check-bisect:

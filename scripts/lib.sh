@@ -129,6 +129,22 @@ run_logged() {
 	info "done in $(($(date +%s) - t0))s (log: ${log#"$XO_TOP"/})"
 }
 
+# copy_ldd_closure ROOT BIN...: copy the shared libraries the BINs load, and
+# the dynamic loader, into ROOT at the paths the loader looks in (ROOT is an
+# initramfs tree). Prints the host paths copied, one a line.
+copy_ldd_closure() {
+	local root=$1 libs lib
+	shift
+	libs=$(for lib in "$@"; do ldd "$lib"; done |
+		awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | LC_ALL=C sort -u)
+	[ -n "$libs" ] || { echo "ldd lists no library for $*" >&2; return 1; }
+	while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done <<<"$libs"
+	echo "$libs"
+}
+
 # The series file lists patch file names, one per line; '#' starts a comment.
 series_patches() { # DIR
 	[ -f "$1/series" ] || return 0
@@ -225,11 +241,14 @@ kvm_list_for_run() {
 
 # kernel_splats LOG: the lines of a (CR-free) console log where the kernel
 # warned, oopsed, panicked, or lockdep, RCU or the hung-task detector
-# reported: at the start of a line, or of a printk message ("[ 1.2] ...",
+# reported, or the mm found a corrupt page-table entry or swap entry
+# (pte_ERROR() and friends: "mm/x.c:12: bad pmd ...", "Bad swap file
+# entry"): at the start of a line, or of a printk message ("[ 1.2] ...",
 # also where the console wrote one into the middle of a user line),
-# optionally after a "subsystem: " prefix. Exit 1 when there is none.
+# optionally after a "subsystem: " or "file.c:LINE: " prefix. Exit 1 when
+# there is none.
 kernel_splats() {
-	grep -E '(^|\[ *[0-9]+\.[0-9]+\] )([A-Za-z0-9_/.-]+: )?(WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection fault|INFO: |UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state)' "$1"
+	grep -E '(^|\[ *[0-9]+\.[0-9]+\] )([A-Za-z0-9_/.-]+(:[0-9]+)?: )?(WARNING:|BUG:|Oops|Kernel panic|kernel BUG|general protection fault|INFO: |UBSAN:|possible circular locking|possible recursive locking|inconsistent lock state|bad (pte|pmd|pud|p4d|pgd) |Bad swap )' "$1"
 }
 
 # counts_in FILE: "P F S" of the last counts line in FILE ("N passed, N
