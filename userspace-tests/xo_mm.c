@@ -1236,7 +1236,8 @@ TEST(swap_out_in_xo_anon)
 	ASSERT_EQ(0, munmap(srw, len));
 
 	for (round = 0; round < 5; round++) {
-		ASSERT_EQ(0, madvise(x, len, MADV_PAGEOUT)) TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
+		ASSERT_EQ(0, madvise(x, len, MADV_PAGEOUT))
+			TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
 		ASSERT_EQ(0, madvise(r, len, MADV_PAGEOUT));
 		ASSERT_EQ(0, madvise(sx, len, MADV_PAGEOUT));
 		if (count_swapped(x, SWAP_PAGES) == SWAP_PAGES &&
@@ -1250,7 +1251,8 @@ TEST(swap_out_in_xo_anon)
 	       swapped, SWAP_PAGES, count_swapped(r, SWAP_PAGES), SWAP_PAGES,
 	       count_resident(sx, SWAP_PAGES), SWAP_PAGES);
 	ASSERT_EQ(SWAP_PAGES, swapped) TH_LOG("the XO anon pages were not swapped out");
-	ASSERT_EQ(0, count_resident(sx, SWAP_PAGES)) TH_LOG("the XO shmem pages were not swapped out");
+	ASSERT_EQ(0, count_resident(sx, SWAP_PAGES))
+		TH_LOG("the XO shmem pages were not swapped out");
 
 	/* Loads first: refused from the VMA, nothing swapped in. */
 	for (i = 0; i < SWAP_PAGES; i += 3) {
@@ -1630,11 +1632,13 @@ TEST(split_huge_pages_xo_thp)
 	if (!q)
 		SKIP(return, "second THP: %s", why);
 	ASSERT_EQ(0, mprotect(q + SZ_2M / 2, SZ_2M / 2, PROT_READ | PROT_EXEC));
-	EXPECT_EQ(1, pfn_is_thp(pfn_of(q + SZ_2M / 2))) TH_LOG("kpageflags: not a THP before the split");
+	EXPECT_EQ(1, pfn_is_thp(pfn_of(q + SZ_2M / 2)))
+		TH_LOG("kpageflags: not a THP before the split");
 	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)q,
 		 (unsigned long)(q + SZ_2M));
 	ASSERT_EQ(0, write_str(ctl, cmd)) TH_LOG("%s <- %s: %s", ctl, cmd, strerror(errno));
-	EXPECT_EQ(0, pfn_is_thp(pfn_of(q + SZ_2M / 2))) TH_LOG("kpageflags: the PTE-mapped THP was not split");
+	EXPECT_EQ(0, pfn_is_thp(pfn_of(q + SZ_2M / 2)))
+		TH_LOG("kpageflags: the PTE-mapped THP was not split");
 	CHECK(xo_pages_ok(q, 4, magic + 0x1000));
 	CHECK(xo_pages_ok(q + SZ_2M / 2 - 4 * XO_PAGE, 4, magic + 0x1000 + 256 - 4));
 	xo_fill_page(want, magic + 0x1000 + 256);
@@ -1823,8 +1827,10 @@ TEST_F_TIMEOUT(ksm, merge_xo_and_readable, 180)
 	/* Unmerge the XO side: a copy by an UNSHARE fault, XO. */
 	kpfn = pfn_of(x + XO_PAGE);
 	ASSERT_EQ(0, write_long(KSM "run", 0));
-	ASSERT_EQ(0, madvise(x, len, MADV_UNMERGEABLE)) TH_LOG("MADV_UNMERGEABLE: %s", strerror(errno));
-	EXPECT_NE(kpfn, pfn_of(x + XO_PAGE)) TH_LOG("MADV_UNMERGEABLE left the XO page on the KSM frame");
+	ASSERT_EQ(0, madvise(x, len, MADV_UNMERGEABLE))
+		TH_LOG("MADV_UNMERGEABLE: %s", strerror(errno));
+	EXPECT_NE(kpfn, pfn_of(x + XO_PAGE))
+		TH_LOG("MADV_UNMERGEABLE left the XO page on the KSM frame");
 	CHECK(xo_pages_ok(x, KSM_PAGES, magic));
 	CHECK(readable_pages_ok(rw + XO_PAGE, KSM_PAGES - 1, magic + 1));
 }
@@ -1866,7 +1872,8 @@ static void hugetlb_xo(struct __test_metadata *_metadata, unsigned int shift)
 		SKIP(return, "no free %lu kB hugetlb page (%s)", sz >> 10,
 		     shift == 30 ? "one is reserved at boot with run-guest --mem 5G or more" :
 				   "the test guest's /init reserves 16");
-	fd = syscall(SYS_memfd_create, "xo-hugetlb", MFD_CLOEXEC | MFD_HUGETLB | (shift << MAP_HUGE_SHIFT));
+	fd = syscall(SYS_memfd_create, "xo-hugetlb",
+		     MFD_CLOEXEC | MFD_HUGETLB | (shift << MAP_HUGE_SHIFT));
 	ASSERT_LE(0, fd) TH_LOG("memfd_create(MFD_HUGETLB): %s", strerror(errno));
 	ASSERT_EQ(0, ftruncate(fd, sz));
 	rw = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
@@ -1977,7 +1984,8 @@ TEST(madv_collapse_xo)
 	ASSERT_EQ(0, ret) TH_LOG("MADV_COLLAPSE of the XO shmem range: %s", strerror(errno));
 	/* The page tables were retracted: the first call maps the PMD. */
 	CHECK(xo_thp_ok(x, magic));
-	EXPECT_LE(2048, smaps_kb(x, "ShmemPmdMapped")) TH_LOG("the XO range is not PMD-mapped after MADV_COLLAPSE");
+	EXPECT_LE(2048, smaps_kb(x, "ShmemPmdMapped"))
+		TH_LOG("the XO range is not PMD-mapped after MADV_COLLAPSE");
 	CHECK(xo_check_store_faults(x + 3 * XO_PAGE));
 	CHECK(readable_pages_ok(rw, 8, magic));
 	CHECK(readable_pages_ok(rw + SZ_2M - 8 * XO_PAGE, 8, magic + 512 - 8));
@@ -2035,7 +2043,8 @@ TEST(fork_xo_thp)
 		_exit(bad);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("child status %#x", status);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x", status);
 	CHECK(xo_thp_ok(p, magic));
 	EXPECT_LE(2048, smaps_kb(p, "AnonHugePages"));
 }
@@ -2099,7 +2108,8 @@ TEST(ptrace_xo_thp)
 
 		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 		raise(SIGSTOP);
-		bad |= child_report("call of poked code", xo_check_call(p + SZ_2M / 2, magic + 0x77));
+		bad |= child_report("call of poked code",
+				    xo_check_call(p + SZ_2M / 2, magic + 0x77));
 		bad |= child_report("load after poke", xo_check_noread(p + SZ_2M / 2 + 1));
 		bad |= child_report("rest of the THP", xo_pages_ok(p, 4, magic));
 		bad |= child_report("rest of the THP", xo_pages_ok(p + SZ_2M / 2 + XO_PAGE, 4,
@@ -2115,7 +2125,8 @@ TEST(ptrace_xo_thp)
 		errno = 0;
 		word = ptrace(PTRACE_PEEKDATA, pid, p + off, NULL);
 		EXPECT_EQ(0, errno) TH_LOG("PEEKDATA at +%#zx: %s", off, strerror(errno));
-		EXPECT_EQ(0, memcmp(&word, want + 128, sizeof(word))) TH_LOG("PEEKDATA bytes at +%#zx", off);
+		EXPECT_EQ(0, memcmp(&word, want + 128, sizeof(word)))
+			TH_LOG("PEEKDATA bytes at +%#zx", off);
 	}
 	errno = 0;
 	word = ptrace(PTRACE_PEEKDATA, pid, p + SZ_2M / 2, NULL);
@@ -2127,7 +2138,8 @@ TEST(ptrace_xo_thp)
 		TH_LOG("POKEDATA: %s", strerror(errno));
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) TH_LOG("tracee status %#x", status);
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("tracee status %#x", status);
 	CHECK(xo_thp_ok(p, magic));
 }
 
