@@ -20,6 +20,8 @@
 #include <sys/resource.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
+#include <time.h>
+#include <linux/mempolicy.h>
 #include <linux/perf_event.h>
 #include <linux/userfaultfd.h>
 
@@ -1356,6 +1358,1197 @@ TEST(core_dump_of_xo_code)
 	/* The dumping process's own mapping is still XO. */
 	EXPECT_PROBE(xo_check_noread(x + 5));
 	free(core);
+}
+
+/* ---------------- swap, migration, NUMA balancing, KSM, hugetlb ---------------- */
+
+/*
+ * Each check below runs an mm operation that takes the pages of an XO
+ * mapping away and brings them back (a swap entry, a migration entry, a
+ * NUMA-hinting PROT_NONE entry, a KSM frame, a split or collapsed huge
+ * page): the entry the kernel rebuilds must be XO again (calls work, loads
+ * fault), and a readable mapping of the same data must stay readable.
+ */
+
+#ifndef MADV_MERGEABLE
+#define MADV_MERGEABLE 12
+#endif
+#ifndef MADV_UNMERGEABLE
+#define MADV_UNMERGEABLE 13
+#endif
+#ifndef MADV_HUGEPAGE
+#define MADV_HUGEPAGE 14
+#endif
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25
+#endif
+#ifndef MAP_HUGETLB
+#define MAP_HUGETLB 0x40000
+#endif
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB 4U
+#endif
+
+#define PM_SWAPPED (1ULL << 62)
+#define PM_PRESENT (1ULL << 63)
+#define KPF_THP_BIT 22
+
+/* The raw /proc/self/pagemap entry of addr (0 when unreadable). */
+static uint64_t pagemap_of(const void *addr)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &e, 8, (uintptr_t)addr / XO_PAGE * 8) != 8)
+		e = 0;
+	close(fd);
+	return e;
+}
+
+/* Whether /proc/kpageflags says the frame pfn belongs to a THP (-1: unknown). */
+static int pfn_is_thp(uint64_t pfn)
+{
+	uint64_t flags = 0;
+	int fd = open("/proc/kpageflags", O_RDONLY);
+
+	if (fd < 0 || !pfn)
+		return -1;
+	if (pread(fd, &flags, 8, pfn * 8) != 8) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return !!(flags & (1ULL << KPF_THP_BIT));
+}
+
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static long read_long(const char *path)
+{
+	char buf[64] = "";
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	return strtol(buf, NULL, 0);
+}
+
+static int write_long(const char *path, long v)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%ld", v);
+	return write_str(path, buf);
+}
+
+/* A number of this task's /proc/self/sched ("name : value"; -1: absent). */
+static long sched_stat(const char *name)
+{
+	char line[256];
+	size_t n = strlen(name);
+	long v = -1;
+	FILE *f = fopen("/proc/self/sched", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, name, n) && (line[n] == ' ' || line[n] == ':')) {
+			char *colon = strchr(line, ':');
+
+			if (colon)
+				v = strtol(colon + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
+}
+
+static void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+/*
+ * pages pages at x, filled by xo_fill_page(magic + i) and mapped XO: each
+ * page's function returns its magic, and loads at two offsets of each
+ * page (never touched by the call's first bytes) fault as the mechanism says.
+ */
+static const char *xo_pages_ok(uint8_t *x, size_t pages, uint32_t magic)
+{
+	const char *m;
+	size_t i;
+
+	for (i = 0; i < pages; i++) {
+		uint8_t *pg = x + i * XO_PAGE;
+
+		m = xo_check_call(pg, magic + i);
+		if (!m)
+			m = xo_check_noread(pg + 64);
+		if (!m)
+			m = xo_check_noread(pg + XO_PAGE - 1);
+		if (m)
+			return xo_fmt("XO page %zu: %s", i, m);
+	}
+	return NULL;
+}
+
+/* The same, read through a readable mapping r of the same data. */
+static const char *readable_pages_ok(const uint8_t *r, size_t pages, uint32_t magic)
+{
+	uint8_t want[XO_PAGE];
+	const char *m;
+	size_t i;
+
+	for (i = 0; i < pages; i++) {
+		xo_fill_page(want, magic + i);
+		m = xo_check_readable(r + i * XO_PAGE + 60, want + 60, 16);
+		if (m)
+			return xo_fmt("readable page %zu: %s", i, m);
+	}
+	return NULL;
+}
+
+/*
+ * A MAP_SHARED anonymous (shmem) object of pages pages, filled with code:
+ * *rw its read-write mapping, the return value a second, XO, mapping of
+ * the same frames (mremap of old_size 0 duplicates a shared mapping).
+ */
+static uint8_t *shared_xo_alias(size_t pages, uint32_t magic, uint8_t **rw)
+{
+	size_t i, len = pages * XO_PAGE;
+	uint8_t *s = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	uint8_t *x;
+
+	if (s == MAP_FAILED)
+		return NULL;
+	for (i = 0; i < pages; i++)
+		xo_fill_page(s + i * XO_PAGE, magic + i);
+	x = mremap(s, 0, len, MREMAP_MAYMOVE);
+	if (x == MAP_FAILED || mprotect(x, len, PROT_EXEC))
+		return NULL;
+	*rw = s;
+	return x;
+}
+
+/*
+ * KSM and the NUMA scanner's knobs are machine-wide: change them only in
+ * the test guest (xo.timeout= on its command line), or when asked.
+ */
+static int machine_tuning_allowed(void)
+{
+	char cmdline[4096] = "";
+	const char *env = getenv("XO_TEST_TUNE");
+	int fd = open("/proc/cmdline", O_RDONLY);
+
+	if (fd >= 0) {
+		if (read(fd, cmdline, sizeof(cmdline) - 1) < 0)
+			cmdline[0] = 0;
+		close(fd);
+	}
+	return (env && !strcmp(env, "1")) || strstr(cmdline, "xo.timeout=");
+}
+
+#define NEED_TUNING(what) do { \
+	if (!machine_tuning_allowed()) \
+		SKIP(return, "changes %s machine-wide: only in the test guest (xo.timeout= in /proc/cmdline) or with XO_TEST_TUNE=1", what); \
+} while (0)
+
+static int swap_active(void)
+{
+	char line[256];
+	int n = 0;
+	FILE *f = fopen("/proc/swaps", "r");
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		n++;
+	fclose(f);
+	return n > 1;
+}
+
+/* How many of pages pages at p pagemap reports swapped out. */
+static size_t count_swapped(const uint8_t *p, size_t pages)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < pages; i++)
+		if ((pagemap_of(p + i * XO_PAGE) & (PM_SWAPPED | PM_PRESENT)) == PM_SWAPPED)
+			n++;
+	return n;
+}
+
+static size_t count_resident(const uint8_t *p, size_t pages)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < pages; i++)
+		n += resident(p + i * XO_PAGE) == 1;
+	return n;
+}
+
+#define SWAP_PAGES 16
+
+/*
+ * MADV_PAGEOUT writes XO anonymous pages (private, and shmem through its
+ * one XO mapping) to the zram swap device; the swap PTE (anon) or the
+ * swapped shmem page holds no permission. Brought back by an instruction
+ * fetch (do_swap_page, shmem_fault), each entry is XO again. A load from a
+ * swapped-out XO page is refused from the VMA and leaves it swapped out,
+ * as from a never-populated one (read_untouched_not_populated).
+ */
+TEST(swap_out_in_xo_anon)
+{
+	const size_t len = SWAP_PAGES * XO_PAGE;
+	const uint32_t magic = MAGIC + 0x100;
+	int refused = xo_mech != XO_MECH_READABLE;
+	uint8_t *x, *r, *sx, *srw, *sr;
+	size_t swapped, i;
+	int round;
+
+	if (!swap_active())
+		SKIP(return, "no swap device in /proc/swaps (the test guest's /init swaps on zram0)");
+	x = xo_map_code(SWAP_PAGES, PROT_EXEC, magic);
+	r = xo_map_code(SWAP_PAGES, PROT_READ, magic);
+	sx = shared_xo_alias(SWAP_PAGES, magic, &srw);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, sx);
+	ASSERT_PROBE(xo_pages_ok(x, SWAP_PAGES, magic));
+	ASSERT_PROBE(xo_pages_ok(sx, SWAP_PAGES, magic));
+	/* The shmem pages must be mapped once to be paged out: drop the RW view. */
+	ASSERT_EQ(0, munmap(srw, len));
+
+	for (round = 0; round < 5; round++) {
+		ASSERT_EQ(0, madvise(x, len, MADV_PAGEOUT))
+			TH_LOG("MADV_PAGEOUT: %s", strerror(errno));
+		ASSERT_EQ(0, madvise(r, len, MADV_PAGEOUT));
+		ASSERT_EQ(0, madvise(sx, len, MADV_PAGEOUT));
+		if (count_swapped(x, SWAP_PAGES) == SWAP_PAGES &&
+		    count_swapped(r, SWAP_PAGES) == SWAP_PAGES &&
+		    count_resident(sx, SWAP_PAGES) == 0)
+			break;
+		sleep_ms(100);
+	}
+	swapped = count_swapped(x, SWAP_PAGES);
+	TH_LOG("after MADV_PAGEOUT: XO anon %zu/%d swapped, readable anon %zu/%d, XO shmem %zu/%d resident",
+	       swapped, SWAP_PAGES, count_swapped(r, SWAP_PAGES), SWAP_PAGES,
+	       count_resident(sx, SWAP_PAGES), SWAP_PAGES);
+	ASSERT_EQ(SWAP_PAGES, swapped) TH_LOG("the XO anon pages were not swapped out");
+	ASSERT_EQ(0, count_resident(sx, SWAP_PAGES))
+		TH_LOG("the XO shmem pages were not swapped out");
+
+	/* Loads first: refused from the VMA, nothing swapped in. */
+	for (i = 0; i < SWAP_PAGES; i += 3) {
+		EXPECT_PROBE(xo_check_noread(x + i * XO_PAGE + 64));
+		EXPECT_PROBE(xo_check_noread(sx + i * XO_PAGE + 64));
+	}
+	if (refused) {
+		EXPECT_EQ(SWAP_PAGES, count_swapped(x, SWAP_PAGES))
+			TH_LOG("a refused load swapped an XO anon page in");
+		EXPECT_EQ(0, count_resident(sx, SWAP_PAGES))
+			TH_LOG("a refused load swapped an XO shmem page in");
+	}
+	/* Instruction fetches swap them in: XO entries, the right code. */
+	EXPECT_PROBE(xo_pages_ok(x, SWAP_PAGES, magic));
+	EXPECT_PROBE(xo_pages_ok(sx, SWAP_PAGES, magic));
+	EXPECT_EQ(0, count_swapped(x, SWAP_PAGES)) TH_LOG("calls left XO pages swapped out");
+	EXPECT_EQ(SWAP_PAGES, count_resident(sx, SWAP_PAGES));
+	EXPECT_PROBE(xo_check_store_faults(x + 200));
+	/* The readable copy swaps in readable; a new readable view of the shmem too. */
+	EXPECT_PROBE(readable_pages_ok(r, SWAP_PAGES, magic));
+	sr = mremap(sx, 0, len, MREMAP_MAYMOVE);
+	ASSERT_NE(MAP_FAILED, sr);
+	ASSERT_EQ(0, mprotect(sr, len, PROT_READ));
+	EXPECT_PROBE(readable_pages_ok(sr, SWAP_PAGES, magic));
+	/* Out once more and in: again loads first, then calls. */
+	ASSERT_EQ(0, munmap(sr, len));
+	ASSERT_EQ(0, madvise(x, len, MADV_PAGEOUT));
+	for (i = 0; i < SWAP_PAGES; i++)
+		EXPECT_PROBE(xo_check_noread(x + i * XO_PAGE + 100));
+	EXPECT_PROBE(xo_pages_ok(x, SWAP_PAGES, magic));
+}
+
+/* ---- NUMA: the two nodes of numa=fake=2 ---- */
+
+static int numa_nodes(void)
+{
+	char buf[64] = "";
+	int fd = open("/sys/devices/system/node/online", O_RDONLY);
+	int a, b;
+	ssize_t n;
+
+	if (fd < 0)
+		return 1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = 0;
+	if (sscanf(buf, "%d-%d", &a, &b) == 2)
+		return b - a + 1;
+	return 1;
+}
+
+/* The node of the page at p (move_pages query), or -errno. */
+static int node_of(const void *p)
+{
+	void *pages[1] = { (void *)p };
+	int status = -1;
+
+	if (syscall(SYS_move_pages, 0, 1UL, pages, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/*
+ * Move pages pages at p to node; 0 when every one now is there (status
+ * per page), else the number that is not, -1 on a syscall error.
+ */
+static int move_to_node(uint8_t *p, size_t pages, int node)
+{
+	void *addrs[64];
+	int nodes[64], status[64];
+	size_t i;
+	int bad = 0;
+
+	if (pages > 64)
+		return -1;
+	for (i = 0; i < pages; i++) {
+		addrs[i] = p + i * XO_PAGE;
+		nodes[i] = node;
+		status[i] = -1;
+	}
+	if (syscall(SYS_move_pages, 0, (unsigned long)pages, addrs, nodes, status,
+		    MPOL_MF_MOVE_ALL))
+		return -1;
+	for (i = 0; i < pages; i++)
+		bad += status[i] != node;
+	return bad;
+}
+
+static int current_node(void)
+{
+	unsigned int cpu, node;
+
+	if (syscall(SYS_getcpu, &cpu, &node, NULL))
+		return -1;
+	return (int)node;
+}
+
+#define NEED_TWO_NODES() do { \
+	if (numa_nodes() < 2) \
+		SKIP(return, "one NUMA node online: the test guest boots with numa=fake=2"); \
+} while (0)
+
+struct exec_loop {
+	uint8_t *x;
+	size_t pages;
+	uint32_t magic;
+	volatile int stop;
+	unsigned long rounds, bad;
+	char first_bad[256];
+};
+
+/* Call and probe the XO pages until told to stop; count what goes wrong. */
+static void *exec_loop_thread(void *arg)
+{
+	struct exec_loop *l = arg;
+
+	while (!l->stop) {
+		const char *m = xo_pages_ok(l->x, l->pages, l->magic);
+
+		if (m && !l->bad++)
+			snprintf(l->first_bad, sizeof(l->first_bad), "%s", m);
+		l->rounds++;
+	}
+	return NULL;
+}
+
+#define MIG_PAGES 8
+
+/*
+ * move_pages(2) between the two fake nodes: each page is unmapped to a
+ * migration entry, copied, and mapped again from it (remove_migration_pte)
+ * on the other node, for private XO pages, a readable copy, and a shmem
+ * frame with an XO and an RW mapping. A second thread calls and probes
+ * the XO pages meanwhile, so faults meet the migration entries.
+ */
+TEST(migrate_move_pages_xo)
+{
+	const uint32_t magic = MAGIC + 0x200;
+	uint8_t *x, *r, *sx, *srw;
+	uint64_t before[MIG_PAGES];
+	struct exec_loop l = { .pages = MIG_PAGES, .magic = magic };
+	pthread_t t;
+	int from, to, i, moved = 0;
+
+	NEED_TWO_NODES();
+	x = xo_map_code(MIG_PAGES, PROT_EXEC, magic);
+	r = xo_map_code(MIG_PAGES, PROT_READ, magic);
+	sx = shared_xo_alias(MIG_PAGES, magic, &srw);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, r);
+	ASSERT_NE(NULL, sx);
+	ASSERT_PROBE(xo_pages_ok(x, MIG_PAGES, magic));
+	ASSERT_PROBE(xo_pages_ok(sx, MIG_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(r, MIG_PAGES, magic));
+
+	from = node_of(x);
+	ASSERT_LE(0, from) TH_LOG("move_pages query: %s", strerror(-from));
+	to = !from;
+	for (i = 0; i < MIG_PAGES; i++)
+		before[i] = pfn_of(x + i * XO_PAGE);
+	ASSERT_EQ(0, move_to_node(x, MIG_PAGES, to)) TH_LOG("move_pages: %s", strerror(errno));
+	ASSERT_EQ(0, move_to_node(r, MIG_PAGES, to));
+	ASSERT_EQ(0, move_to_node(sx, MIG_PAGES, to));
+	for (i = 0; i < MIG_PAGES; i++)
+		moved += before[i] && pfn_of(x + i * XO_PAGE) != before[i];
+	EXPECT_EQ(MIG_PAGES, moved) TH_LOG("pagemap: %d of %d XO frames changed", moved, MIG_PAGES);
+	EXPECT_EQ(to, node_of(x + XO_PAGE));
+	EXPECT_PROBE(xo_pages_ok(x, MIG_PAGES, magic));
+	EXPECT_PROBE(xo_pages_ok(sx, MIG_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(r, MIG_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(srw, MIG_PAGES, magic));
+	EXPECT_PROBE(xo_check_store_faults(x + 300));
+
+	/* Back and forth while another thread runs the code and probes it. */
+	l.x = x;
+	ASSERT_EQ(0, pthread_create(&t, NULL, exec_loop_thread, &l));
+	for (i = 0; i < 20; i++) {
+		EXPECT_EQ(0, move_to_node(x, MIG_PAGES, i & 1 ? to : from));
+		EXPECT_EQ(0, move_to_node(sx, MIG_PAGES, i & 1 ? to : from));
+	}
+	l.stop = 1;
+	pthread_join(t, NULL);
+	TH_LOG("20 migrations under %lu rounds of calls and loads", l.rounds);
+	EXPECT_EQ(0, l.bad) TH_LOG("%lu bad rounds, first: %s", l.bad, l.first_bad);
+	EXPECT_PROBE(xo_pages_ok(x, MIG_PAGES, magic));
+	EXPECT_PROBE(xo_pages_ok(sx, MIG_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(srw, MIG_PAGES, magic));
+}
+
+#define COMPACT_PAGES 64
+
+/*
+ * /proc/sys/vm/compact_memory migrates movable pages of every zone towards
+ * its end. XO pages allocated between filler pages that are then freed
+ * sit in sparse page blocks, which compaction empties: their entries go
+ * through migration entries. Which frames move is up to the scanners (with
+ * two nodes the pages are put low on the little-used node 1 first); the
+ * check needs one XO page moved, else it says so and skips.
+ */
+TEST(migrate_compact_memory_xo)
+{
+	const uint32_t magic = MAGIC + 0x300;
+	const size_t len = COMPACT_PAGES * XO_PAGE;
+	uint8_t *x, *fill, *r;
+	uint64_t before[COMPACT_PAGES];
+	int i, moved = 0, attempt;
+
+	if (access("/proc/sys/vm/compact_memory", W_OK))
+		SKIP(return, "/proc/sys/vm/compact_memory: %s", strerror(errno));
+	x = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fill = mmap(NULL, 8 * len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, x);
+	ASSERT_NE(MAP_FAILED, fill);
+	/* Interleaved allocation: one XO page, then eight filler pages. */
+	for (i = 0; i < COMPACT_PAGES; i++) {
+		int j;
+
+		xo_fill_page(x + i * XO_PAGE, magic + i);
+		for (j = 0; j < 8; j++)
+			fill[(i * 8 + j) * XO_PAGE] = 1;
+	}
+	ASSERT_EQ(0, munmap(fill, 8 * len));
+	ASSERT_EQ(0, mprotect(x, len, PROT_EXEC));
+	r = xo_map_code(COMPACT_PAGES, PROT_READ, magic);
+	ASSERT_NE(NULL, r);
+	ASSERT_PROBE(xo_pages_ok(x, COMPACT_PAGES, magic));
+	/*
+	 * With two nodes, onto node 1, which the kernel hardly uses, below
+	 * 16M of filler bound there first and freed after: compaction's free
+	 * scanner starts at the top of the zone, so pages in the top page
+	 * blocks would stay where they are.
+	 */
+	if (numa_nodes() >= 2) {
+		unsigned long node1 = 1UL << 1;
+		size_t big = 4096 * XO_PAGE, off;
+
+		fill = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		ASSERT_NE(MAP_FAILED, fill);
+		ASSERT_EQ(0, syscall(SYS_mbind, fill, big, MPOL_BIND, &node1, 8 * sizeof(node1), 0))
+			TH_LOG("mbind: %s", strerror(errno));
+		for (off = 0; off < big; off += XO_PAGE)
+			fill[off] = 1;
+		ASSERT_EQ(0, move_to_node(x, COMPACT_PAGES, 1));
+		ASSERT_EQ(0, move_to_node(r, COMPACT_PAGES, 1));
+		ASSERT_EQ(0, munmap(fill, big));
+	}
+	for (i = 0; i < COMPACT_PAGES; i++)
+		before[i] = pfn_of(x + i * XO_PAGE);
+	ASSERT_NE(0, before[0]) TH_LOG("no PFNs in /proc/self/pagemap");
+
+	for (attempt = 0; attempt < 3 && !moved; attempt++) {
+		ASSERT_EQ(0, write_str("/proc/sys/vm/compact_memory", "1"))
+			TH_LOG("compact_memory: %s", strerror(errno));
+		for (i = 0; i < COMPACT_PAGES; i++)
+			moved += pfn_of(x + i * XO_PAGE) != before[i];
+	}
+	TH_LOG("compaction moved %d of %d XO pages (%d runs; PFNs %#llx..%#llx before)", moved,
+	       COMPACT_PAGES, attempt, (unsigned long long)before[0],
+	       (unsigned long long)before[COMPACT_PAGES - 1]);
+	EXPECT_PROBE(xo_pages_ok(x, COMPACT_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(r, COMPACT_PAGES, magic));
+	EXPECT_PROBE(xo_check_store_faults(x + 100));
+	if (!moved)
+		SKIP(return, "compaction moved none of the XO pages (they sat beyond the scanners' meeting point)");
+}
+
+/* ---- THP helpers ---- */
+
+static int thp_madvise_allowed(void)
+{
+	char buf[128] = "";
+	int fd = open("/sys/kernel/mm/transparent_hugepage/enabled", O_RDONLY);
+
+	if (fd < 0)
+		return 0;
+	if (read(fd, buf, sizeof(buf) - 1) < 0)
+		buf[0] = 0;
+	close(fd);
+	return !strstr(buf, "[never]");
+}
+
+/*
+ * A 2M-aligned anonymous THP filled with code (page i: magic + i) and made
+ * XO; NULL if the fault did not get a huge page (*why says).
+ */
+static uint8_t *xo_thp(uint32_t magic, const char **why)
+{
+	uint8_t *raw = mmap(NULL, 2 * SZ_2M, PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uint8_t *p;
+	size_t off;
+
+	*why = NULL;
+	if (raw == MAP_FAILED) {
+		*why = "mmap failed";
+		return NULL;
+	}
+	p = (uint8_t *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	if (madvise(p, SZ_2M, MADV_HUGEPAGE)) {
+		*why = "MADV_HUGEPAGE failed";
+		return NULL;
+	}
+	for (off = 0; off < SZ_2M; off += XO_PAGE)
+		xo_fill_page(p + off, magic + off / XO_PAGE);
+	if (smaps_kb(p, "AnonHugePages") < 2048) {
+		*why = "the fault got no huge page (AnonHugePages 0 kB: no free 2M block)";
+		return NULL;
+	}
+	if (mprotect(p, SZ_2M, PROT_EXEC)) {
+		*why = "mprotect failed";
+		return NULL;
+	}
+	return p;
+}
+
+#define NEED_XO_THP(p, magic) do { \
+	const char *__why; \
+	if (!thp_madvise_allowed()) \
+		SKIP(return, "transparent_hugepage/enabled is [never]"); \
+	p = xo_thp(magic, &__why); \
+	if (!p) \
+		SKIP(return, "no THP: %s", __why); \
+} while (0)
+
+/* Calls and loads over a 2M range of code (page i: magic + i), sampled. */
+static const char *xo_thp_ok(uint8_t *p, uint32_t magic)
+{
+	size_t off;
+	const char *m;
+
+	for (off = 0; off < SZ_2M; off += 61 * XO_PAGE) {
+		m = xo_check_call(p + off, magic + off / XO_PAGE);
+		if (!m)
+			m = xo_check_noread(p + off + 80);
+		if (m)
+			return xo_fmt("at +%#zx: %s", off, m);
+	}
+	m = xo_check_call(p + SZ_2M - XO_PAGE, magic + SZ_2M / XO_PAGE - 1);
+	if (!m)
+		m = xo_check_noread(p + SZ_2M - 1);
+	return m;
+}
+
+/*
+ * /sys/kernel/debug/split_huge_pages splits the THPs of a range: an anon
+ * THP is unmapped to migration entries (try_to_migrate), split, and its
+ * 512 pages mapped again from them. A PMD-mapped XO THP, and a THP whose
+ * PMD mprotect() already split into an XO half and an r-x half: each new
+ * entry takes the protection of its own VMA.
+ */
+TEST(split_huge_pages_xo_thp)
+{
+	const char *ctl = "/sys/kernel/debug/split_huge_pages";
+	const uint32_t magic = MAGIC + 0x400;
+	uint8_t *p, *q, want[XO_PAGE];
+	const char *why;
+	char cmd[128];
+	int thp;
+
+	if (access(ctl, W_OK))
+		SKIP(return, "%s: %s (debugfs not mounted?)", ctl, strerror(errno));
+	NEED_XO_THP(p, magic);
+	ASSERT_PROBE(xo_thp_ok(p, magic));
+	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)p,
+		 (unsigned long)(p + SZ_2M));
+	ASSERT_EQ(0, write_str(ctl, cmd)) TH_LOG("%s <- %s: %s", ctl, cmd, strerror(errno));
+	EXPECT_EQ(0, smaps_kb(p, "AnonHugePages")) TH_LOG("the XO THP was not split");
+	thp = pfn_is_thp(pfn_of(p + XO_PAGE));
+	EXPECT_NE(1, thp) TH_LOG("kpageflags: still a THP frame");
+	EXPECT_PROBE(xo_thp_ok(p, magic));
+	EXPECT_PROBE(xo_check_store_faults(p + 5 * XO_PAGE));
+
+	/* Mixed: the upper half r-x, the PMD split into PTEs of one folio. */
+	q = xo_thp(magic + 0x1000, &why);
+	if (!q)
+		SKIP(return, "second THP: %s", why);
+	ASSERT_EQ(0, mprotect(q + SZ_2M / 2, SZ_2M / 2, PROT_READ | PROT_EXEC));
+	EXPECT_EQ(1, pfn_is_thp(pfn_of(q + SZ_2M / 2)))
+		TH_LOG("kpageflags: not a THP before the split");
+	snprintf(cmd, sizeof(cmd), "%d,%#lx,%#lx", getpid(), (unsigned long)q,
+		 (unsigned long)(q + SZ_2M));
+	ASSERT_EQ(0, write_str(ctl, cmd)) TH_LOG("%s <- %s: %s", ctl, cmd, strerror(errno));
+	EXPECT_EQ(0, pfn_is_thp(pfn_of(q + SZ_2M / 2)))
+		TH_LOG("kpageflags: the PTE-mapped THP was not split");
+	EXPECT_PROBE(xo_pages_ok(q, 4, magic + 0x1000));
+	EXPECT_PROBE(xo_pages_ok(q + SZ_2M / 2 - 4 * XO_PAGE, 4, magic + 0x1000 + 256 - 4));
+	xo_fill_page(want, magic + 0x1000 + 256);
+	EXPECT_PROBE(xo_check_readable(q + SZ_2M / 2 + 64, want + 64, 64));
+	EXPECT_PROBE(xo_check_call(q + SZ_2M / 2, magic + 0x1000 + 256));
+	xo_fill_page(want, magic + 0x1000 + 511);
+	EXPECT_PROBE(xo_check_readable(q + SZ_2M - XO_PAGE + 64, want + 64, 64));
+}
+
+#define NUMAB "/sys/kernel/debug/sched/numa_balancing/"
+
+FIXTURE(numa_hinting) {
+	long delay, period_min, balancing;
+};
+
+FIXTURE_SETUP(numa_hinting)
+{
+	self->delay = read_long(NUMAB "scan_delay_ms");
+	self->period_min = read_long(NUMAB "scan_period_min_ms");
+	self->balancing = read_long("/proc/sys/kernel/numa_balancing");
+}
+
+FIXTURE_TEARDOWN(numa_hinting)
+{
+	if (self->delay >= 0)
+		write_long(NUMAB "scan_delay_ms", self->delay);
+	if (self->period_min >= 0)
+		write_long(NUMAB "scan_period_min_ms", self->period_min);
+	if (self->balancing >= 0)
+		write_long("/proc/sys/kernel/numa_balancing", self->balancing);
+}
+
+#define HINT_PAGES 16
+
+/*
+ * NUMA balancing's scanner (task_numa_work, change_prot_numa) turns the
+ * task's PTEs into PROT_NONE hinting entries; the fault on one restores
+ * the PTE from the VMA (do_numa_page) or migrates the page to the node of
+ * the faulting CPU. Nothing in user space can ask for a scan: the check
+ * shortens the scan delay and period (debugfs sched/numa_balancing),
+ * puts the pages on the node this CPU is not on (a single-threaded task's
+ * scan skips pages already local), and runs the code until the hinting
+ * faults have brought every XO page home. A load of an XO page must fault
+ * at every stage, as must a load as the first touch of a hinting entry.
+ */
+TEST_F_TIMEOUT(numa_hinting, faults_on_xo_pages, 180)
+{
+	const uint32_t magic = MAGIC + 0x500;
+	long seq0, migrated0, seq, migrated;
+	uint8_t *x, *r;
+	int here, away, i, home = 0, loads_bad = 0;
+	time_t deadline;
+
+	NEED_TWO_NODES();
+	NEED_TUNING("the NUMA balancing scan period");
+	if (self->balancing < 0)
+		SKIP(return, "no /proc/sys/kernel/numa_balancing");
+	if (self->delay < 0 || self->period_min < 0)
+		SKIP(return, "no %s (debugfs not mounted?)", NUMAB);
+	seq0 = sched_stat("mm->numa_scan_seq");
+	migrated0 = sched_stat("numa_pages_migrated");
+	if (seq0 < 0 || migrated0 < 0)
+		SKIP(return, "no NUMA numbers in /proc/self/sched (needs CONFIG_SCHED_DEBUG)");
+	ASSERT_EQ(0, write_long("/proc/sys/kernel/numa_balancing", 1));
+	ASSERT_EQ(0, write_long(NUMAB "scan_delay_ms", 0));
+	ASSERT_EQ(0, write_long(NUMAB "scan_period_min_ms", 10));
+	ASSERT_EQ(0, xo_pin_to_cpu(0));
+	here = current_node();
+	ASSERT_LE(0, here);
+	away = !here;
+
+	x = xo_map_code(HINT_PAGES, PROT_EXEC, magic);
+	r = xo_map_code(HINT_PAGES, PROT_READ, magic);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, r);
+	ASSERT_PROBE(xo_pages_ok(x, HINT_PAGES, magic));
+	ASSERT_EQ(0, move_to_node(x, HINT_PAGES, away));
+	ASSERT_EQ(0, move_to_node(r, HINT_PAGES, away));
+
+	deadline = time(NULL) + 90;
+	while (time(NULL) < deadline) {
+		/* Loads first, so some meet a fresh hinting entry as first touch. */
+		for (i = 0; i < HINT_PAGES; i++)
+			loads_bad += !!xo_check_noread(x + i * XO_PAGE + 64);
+		EXPECT_PROBE(xo_pages_ok(x, HINT_PAGES, magic));
+		EXPECT_PROBE(readable_pages_ok(r, HINT_PAGES, magic));
+		for (home = 0, i = 0; i < HINT_PAGES; i++)
+			home += node_of(x + i * XO_PAGE) == here;
+		if (home == HINT_PAGES || _metadata->exit_code)
+			break;
+	}
+	seq = sched_stat("mm->numa_scan_seq");
+	migrated = sched_stat("numa_pages_migrated");
+	TH_LOG("NUMA balancing: %ld scan passes, %ld pages migrated by hinting faults; %d/%d XO pages back on node %d",
+	       seq - seq0, migrated - migrated0, home, HINT_PAGES, here);
+	EXPECT_EQ(0, loads_bad) TH_LOG("%d loads of XO pages did not fault as expected", loads_bad);
+	ASSERT_LT(seq0, seq) TH_LOG("the scanner made no pass in 90 s");
+	/* Only a hinting fault migrates pages and counts them here. */
+	EXPECT_EQ(HINT_PAGES, home) TH_LOG("hinting faults did not migrate the XO pages home");
+	EXPECT_LE(migrated0 + HINT_PAGES, migrated);
+	EXPECT_PROBE(xo_pages_ok(x, HINT_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(r, HINT_PAGES, magic));
+	EXPECT_PROBE(xo_check_store_faults(x + 8));
+}
+
+#define KSM "/sys/kernel/mm/ksm/"
+#define KSM_PAGES 8
+
+FIXTURE(ksm) {
+	long run, pages_to_scan, sleep_ms;
+};
+
+FIXTURE_SETUP(ksm)
+{
+	self->run = read_long(KSM "run");
+	self->pages_to_scan = read_long(KSM "pages_to_scan");
+	self->sleep_ms = read_long(KSM "sleep_millisecs");
+}
+
+FIXTURE_TEARDOWN(ksm)
+{
+	if (self->run < 0)
+		return;
+	write_long(KSM "pages_to_scan", self->pages_to_scan);
+	write_long(KSM "sleep_millisecs", self->sleep_ms);
+	write_long(KSM "run", self->run);
+}
+
+/*
+ * KSM merges an XO page and a readable (RW) page of the same bytes into
+ * one write-protected KSM frame, mapped XO in one VMA (replace_page maps
+ * it with the VMA's protection) and readable in the other. A write to
+ * the RW page breaks the sharing by CoW; MADV_UNMERGEABLE unshares the
+ * XO page (break_ksm: an UNSHARE fault), which must stay XO.
+ */
+TEST_F_TIMEOUT(ksm, merge_xo_and_readable, 180)
+{
+	const uint32_t magic = MAGIC + 0x600;
+	const size_t len = KSM_PAGES * XO_PAGE;
+	uint8_t *x, *rw, want[XO_PAGE];
+	uint64_t kpfn;
+	int i, merged = 0;
+	time_t deadline;
+
+	if (self->run < 0)
+		SKIP(return, "no %s", KSM "run");
+	NEED_TUNING("KSM's settings");
+	x = xo_map_code(KSM_PAGES, PROT_EXEC, magic);
+	rw = xo_map_code(KSM_PAGES, PROT_READ | PROT_WRITE, magic);
+	ASSERT_NE(NULL, x);
+	ASSERT_NE(NULL, rw);
+	ASSERT_PROBE(xo_pages_ok(x, KSM_PAGES, magic));
+	ASSERT_NE(0, pfn_of(x)) TH_LOG("no PFNs in /proc/self/pagemap");
+	ASSERT_EQ(0, madvise(x, len, MADV_MERGEABLE)) TH_LOG("MADV_MERGEABLE: %s", strerror(errno));
+	ASSERT_EQ(0, madvise(rw, len, MADV_MERGEABLE));
+	ASSERT_EQ(0, write_long(KSM "pages_to_scan", 10000));
+	ASSERT_EQ(0, write_long(KSM "sleep_millisecs", 10));
+	ASSERT_EQ(0, write_long(KSM "run", 1));
+
+	deadline = time(NULL) + 60;
+	while (time(NULL) < deadline) {
+		for (merged = 0, i = 0; i < KSM_PAGES; i++)
+			merged += pfn_of(x + i * XO_PAGE) &&
+				  pfn_of(x + i * XO_PAGE) == pfn_of(rw + i * XO_PAGE);
+		if (merged == KSM_PAGES)
+			break;
+		sleep_ms(50);
+	}
+	TH_LOG("KSM: %d/%d page pairs on one frame, pages_shared %ld, full_scans %ld",
+	       merged, KSM_PAGES, read_long(KSM "pages_shared"), read_long(KSM "full_scans"));
+	ASSERT_EQ(KSM_PAGES, merged) TH_LOG("KSM did not merge the XO and RW pages in 60 s");
+	EXPECT_PROBE(xo_pages_ok(x, KSM_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(rw, KSM_PAGES, magic));
+	EXPECT_PROBE(xo_check_store_faults(x + 100));
+
+	/* CoW break from the RW side: its new page is private, the XO one stays. */
+	kpfn = pfn_of(x);
+	EXPECT_PROBE(xo_check_store_ok(rw + 100, 0x5a));
+	EXPECT_NE(kpfn, pfn_of(rw)) TH_LOG("the write did not break the sharing");
+	EXPECT_EQ(kpfn, pfn_of(x));
+	EXPECT_PROBE(xo_pages_ok(x, KSM_PAGES, magic));
+	xo_fill_page(want, magic);
+	want[100] = 0x5a;
+	EXPECT_PROBE(xo_check_readable(rw + 96, want + 96, 8));
+
+	/* Unmerge the XO side: a copy by an UNSHARE fault, XO. */
+	kpfn = pfn_of(x + XO_PAGE);
+	ASSERT_EQ(0, write_long(KSM "run", 0));
+	ASSERT_EQ(0, madvise(x, len, MADV_UNMERGEABLE))
+		TH_LOG("MADV_UNMERGEABLE: %s", strerror(errno));
+	EXPECT_NE(kpfn, pfn_of(x + XO_PAGE))
+		TH_LOG("MADV_UNMERGEABLE left the XO page on the KSM frame");
+	EXPECT_PROBE(xo_pages_ok(x, KSM_PAGES, magic));
+	EXPECT_PROBE(readable_pages_ok(rw + XO_PAGE, KSM_PAGES - 1, magic + 1));
+}
+
+/* ---- hugetlbfs ---- */
+
+static long hugepages_free(unsigned int shift)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/mm/hugepages/hugepages-%lukB/free_hugepages",
+		 (1UL << shift) >> 10);
+	return read_long(path);
+}
+
+/*
+ * hugetlb pages of 1 << shift bytes: a memfd mapped RW and XO (the frame
+ * shared, huge_pte entries of both protections), an untouched private
+ * PROT_EXEC mapping whose load is refused without allocating a page, and
+ * (with a second free page) a private page made XO by mprotect.
+ */
+static void hugetlb_xo(struct __test_metadata *_metadata, unsigned int shift)
+{
+	const size_t sz = 1UL << shift;
+	const uint32_t magic = MAGIC + 0x700 + shift;
+	const size_t offs[] = { 0, XO_PAGE, sz / 2, sz - XO_PAGE };
+	int refused = xo_mech != XO_MECH_READABLE;
+	uint8_t *rw, *x, *a, want[XO_PAGE];
+	long free0;
+	unsigned int i;
+	int fd;
+
+	free0 = hugepages_free(shift);
+	if (free0 < 0 && shift == 30)
+		SKIP(return, "no 1G hugetlb pool: without CONTIG_ALLOC (CMA, memory isolation) 6.12 has one only when booted with hugepagesz=1G (run-guest --mem 5G or more)");
+	if (free0 < 0)
+		SKIP(return, "no %lu kB hugetlb pool (/sys/kernel/mm/hugepages)", sz >> 10);
+	if (free0 < 1)
+		SKIP(return, "no free %lu kB hugetlb page (%s)", sz >> 10,
+		     shift == 30 ? "one is reserved at boot with run-guest --mem 5G or more" :
+				   "the test guest's /init reserves 16");
+	fd = syscall(SYS_memfd_create, "xo-hugetlb",
+		     MFD_CLOEXEC | MFD_HUGETLB | (shift << MAP_HUGE_SHIFT));
+	ASSERT_LE(0, fd) TH_LOG("memfd_create(MFD_HUGETLB): %s", strerror(errno));
+	ASSERT_EQ(0, ftruncate(fd, sz));
+	rw = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, rw) TH_LOG("mmap RW: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		xo_fill_page(rw + offs[i], magic + i);
+	x = mmap(NULL, sz, PROT_EXEC, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, x) TH_LOG("mmap --x: %s", strerror(errno));
+	ASSERT_EQ(0, ((uintptr_t)x) & (sz - 1));
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		xo_fill_page(want, magic + i);
+		EXPECT_PROBE(xo_check_call(x + offs[i], magic + i));
+		EXPECT_PROBE(xo_check_noread(x + offs[i] + 64));
+		EXPECT_PROBE(xo_check_readable(rw + offs[i] + 64, want + 64, 64));
+	}
+	EXPECT_PROBE(xo_check_noread(x + sz - 1));
+	EXPECT_PROBE(xo_check_store_faults(x + 8));
+	if (pfn_of(rw))
+		EXPECT_EQ(pfn_of(rw + XO_PAGE), pfn_of(x + XO_PAGE));
+	/* New code through the RW mapping runs through the XO one. */
+	xo_emit_ret_imm(rw + sz / 2, magic + 99);
+	EXPECT_PROBE(xo_check_call(x + sz / 2, magic + 99));
+	EXPECT_PROBE(xo_check_noread(x + sz / 2 + 1));
+	ASSERT_EQ(0, munmap(rw, sz));
+	EXPECT_PROBE(xo_check_call(x + sz - XO_PAGE, magic + 3));
+
+	/* Untouched private PROT_EXEC|MAP_HUGETLB: the load allocates nothing. */
+	free0 = hugepages_free(shift);
+	a = mmap(NULL, sz, PROT_EXEC, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+		 (shift << MAP_HUGE_SHIFT), -1, 0);
+	if (a == MAP_FAILED) {
+		TH_LOG("private MAP_HUGETLB: %s (%ld free): not checked", strerror(errno), free0);
+	} else {
+		EXPECT_PROBE(xo_check_noread(a + 4096 + 5));
+		if (refused)
+			EXPECT_EQ(free0, hugepages_free(shift))
+				TH_LOG("the refused load allocated a hugetlb page");
+		ASSERT_EQ(0, munmap(a, sz));
+	}
+
+	/* Private, written, then XO by mprotect (hugetlb_change_protection). */
+	if (hugepages_free(shift) < 1) {
+		TH_LOG("one free %lu kB page only: private XO page not checked", sz >> 10);
+		return;
+	}
+	a = mmap(NULL, sz, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB |
+		 (shift << MAP_HUGE_SHIFT), -1, 0);
+	ASSERT_NE(MAP_FAILED, a) TH_LOG("private MAP_HUGETLB: %s", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(offs); i++)
+		xo_fill_page(a + offs[i], magic + 10 + i);
+	ASSERT_EQ(0, mprotect(a, sz, PROT_EXEC));
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
+		EXPECT_PROBE(xo_check_call(a + offs[i], magic + 10 + i));
+		EXPECT_PROBE(xo_check_noread(a + offs[i] + 64));
+	}
+	ASSERT_EQ(0, mprotect(a, sz, PROT_READ));
+	xo_fill_page(want, magic + 10);
+	EXPECT_PROBE(xo_check_readable(a + 64, want + 64, 64));
+	munmap(a, sz);
+	close(fd);
+}
+
+TEST(hugetlb_xo_2m)
+{
+	hugetlb_xo(_metadata, 21);
+}
+
+TEST(hugetlb_xo_1g)
+{
+	if (!xo_cpuinfo_has("pdpe1gb"))
+		SKIP(return, "the CPU has no 1G pages (no pdpe1gb in /proc/cpuinfo)");
+	hugetlb_xo(_metadata, 30);
+}
+
+/*
+ * MADV_COLLAPSE of an XO range. A shmem (memfd) range mapped XO and RW
+ * collapses into one 2M page (collapse_file, which retracts the PTE
+ * tables); the next fault maps it with a PMD of the XO VMA's protection
+ * (do_set_pmd). An
+ * anonymous XO range does not collapse in 6.12: khugepaged's scan wants
+ * a writable PTE (SCAN_PAGE_RO, EINVAL), r-x or --x alike; it stays XO.
+ */
+TEST(madv_collapse_xo)
+{
+	const uint32_t magic = MAGIC + 0x800;
+	uint8_t *raw, *rw, *x, *a;
+	size_t off;
+	int fd, ret;
+
+	fd = syscall(SYS_memfd_create, "xo-collapse", MFD_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, ftruncate(fd, SZ_2M));
+	raw = mmap(NULL, 3 * SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	x = (uint8_t *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	rw = mmap(NULL, SZ_2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_NE(MAP_FAILED, rw);
+	for (off = 0; off < SZ_2M; off += XO_PAGE)
+		xo_fill_page(rw + off, magic + off / XO_PAGE);
+	ASSERT_EQ(x, mmap(x, SZ_2M, PROT_EXEC, MAP_SHARED | MAP_FIXED, fd, 0));
+	ASSERT_PROBE(xo_thp_ok(x, magic));
+	EXPECT_EQ(0, smaps_kb(x, "ShmemPmdMapped")) TH_LOG("already huge before MADV_COLLAPSE");
+	ret = madvise(x, SZ_2M, MADV_COLLAPSE);
+	if (ret && errno == EAGAIN)
+		ret = madvise(x, SZ_2M, MADV_COLLAPSE);
+	if (ret && errno == ENOMEM)
+		SKIP(return, "MADV_COLLAPSE: ENOMEM (no free 2M block)");
+	ASSERT_EQ(0, ret) TH_LOG("MADV_COLLAPSE of the XO shmem range: %s", strerror(errno));
+	/* The page tables were retracted: the first call maps the PMD. */
+	EXPECT_PROBE(xo_thp_ok(x, magic));
+	EXPECT_LE(2048, smaps_kb(x, "ShmemPmdMapped"))
+		TH_LOG("the XO range is not PMD-mapped after MADV_COLLAPSE");
+	EXPECT_PROBE(xo_check_store_faults(x + 3 * XO_PAGE));
+	EXPECT_PROBE(readable_pages_ok(rw, 8, magic));
+	EXPECT_PROBE(readable_pages_ok(rw + SZ_2M - 8 * XO_PAGE, 8, magic + 512 - 8));
+	close(fd);
+
+	/* Anonymous: 4K pages (no MADV_HUGEPAGE), XO, asked to collapse. */
+	a = (uint8_t *)mmap(x + SZ_2M, SZ_2M, PROT_READ | PROT_WRITE,
+			    MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_EQ(x + SZ_2M, a);
+	for (off = 0; off < SZ_2M; off += XO_PAGE)
+		xo_fill_page(a + off, magic + off / XO_PAGE);
+	ASSERT_EQ(0, mprotect(a, SZ_2M, PROT_EXEC));
+	ret = madvise(a, SZ_2M, MADV_COLLAPSE);
+	TH_LOG("MADV_COLLAPSE of the anonymous XO range: %s", ret ? strerror(errno) : "collapsed");
+	if (ret) {
+		EXPECT_EQ(EINVAL, errno);
+	} else {
+		EXPECT_LE(2048, smaps_kb(a, "AnonHugePages"));
+	}
+	EXPECT_PROBE(xo_thp_ok(a, magic));
+}
+
+static int child_report(const char *what, const char *m)
+{
+	if (!m)
+		return 0;
+	printf("# child: %s: %s\n", what, m);
+	fflush(stdout);
+	return 1;
+}
+
+/*
+ * fork copies the PMD of an XO THP (copy_huge_pmd, write-protected and
+ * shared): both processes run the code and cannot read it, the child's
+ * range is still PMD-mapped.
+ */
+TEST(fork_xo_thp)
+{
+	const uint32_t magic = MAGIC + 0x900;
+	int status;
+	uint8_t *p;
+	pid_t pid;
+
+	NEED_XO_THP(p, magic);
+	ASSERT_PROBE(xo_thp_ok(p, magic));
+	EXPECT_LE(2048, smaps_kb(p, "AnonHugePages")) TH_LOG("mprotect split the THP");
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int bad = child_report("THP after fork", xo_thp_ok(p, magic));
+
+		if (smaps_kb(p, "AnonHugePages") < 2048)
+			bad |= child_report("smaps", "the child's copy is not PMD-mapped");
+		bad |= child_report("store", xo_check_store_faults(p + 64));
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("child status %#x", status);
+	EXPECT_PROBE(xo_thp_ok(p, magic));
+	EXPECT_LE(2048, smaps_kb(p, "AnonHugePages"));
+}
+
+/*
+ * mremap of a whole XO THP to another 2M-aligned address moves its PMD
+ * (move_huge_pmd); moving 1M of it splits the PMD first. Both stay XO.
+ */
+TEST(mremap_xo_thp)
+{
+	const uint32_t magic = MAGIC + 0xa00;
+	uint8_t *p, *raw, *dst, *q, *half, *hole;
+	struct xo_access a = { .size = 1 };
+	struct xo_fault f;
+
+	NEED_XO_THP(p, magic);
+	ASSERT_PROBE(xo_thp_ok(p, magic));
+	raw = mmap(NULL, 3 * SZ_2M, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, raw);
+	dst = (uint8_t *)(((uintptr_t)raw + SZ_2M - 1) & ~(SZ_2M - 1));
+	q = mremap(p, SZ_2M, SZ_2M, MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	ASSERT_EQ(dst, q);
+	EXPECT_LE(2048, smaps_kb(q, "AnonHugePages")) TH_LOG("the PMD did not move whole");
+	EXPECT_PROBE(xo_thp_ok(q, magic));
+	a.src = p;
+	EXPECT_PROBE(xo_expect_fault(xo_try(xo_do_load, &a, &f), &f, SEGV_MAPERR, p));
+
+	/* Half of it elsewhere: the PMD splits, both halves XO. */
+	hole = mmap(NULL, SZ_2M / 2, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, hole);
+	half = mremap(q + SZ_2M / 2, SZ_2M / 2, SZ_2M / 2, MREMAP_MAYMOVE | MREMAP_FIXED, hole);
+	ASSERT_NE(MAP_FAILED, half) TH_LOG("mremap of half: %s", strerror(errno));
+	EXPECT_PROBE(xo_pages_ok(q, 4, magic));
+	EXPECT_PROBE(xo_pages_ok(q + SZ_2M / 2 - 2 * XO_PAGE, 2, magic + 254));
+	EXPECT_PROBE(xo_pages_ok(half, 4, magic + 256));
+	EXPECT_PROBE(xo_pages_ok(half + SZ_2M / 2 - 2 * XO_PAGE, 2, magic + 510));
+}
+
+/*
+ * A debugger reads and writes an XO THP of its tracee, by design (as
+ * ptrace_and_proc_mem in xo_core: FOLL_FORCE, Documentation/arch/x86/
+ * kvm-xo.rst): PEEKDATA sees the code. POKEDATA breaks the shared THP by
+ * CoW into a 4K copy, which must be XO in the tracee; the rest of the THP
+ * and the parent's copy are unchanged.
+ */
+TEST(ptrace_xo_thp)
+{
+	const uint32_t magic = MAGIC + 0xb00;
+	uint8_t want[XO_PAGE], code[sizeof(long)];
+	int status, i;
+	long word;
+	uint8_t *p;
+	pid_t pid;
+
+	NEED_XO_THP(p, magic);
+	ASSERT_PROBE(xo_thp_ok(p, magic));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		int bad = 0;
+
+		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
+		raise(SIGSTOP);
+		bad |= child_report("call of poked code",
+				    xo_check_call(p + SZ_2M / 2, magic + 0x77));
+		bad |= child_report("load after poke", xo_check_noread(p + SZ_2M / 2 + 1));
+		bad |= child_report("rest of the THP", xo_pages_ok(p, 4, magic));
+		bad |= child_report("rest of the THP", xo_pages_ok(p + SZ_2M / 2 + XO_PAGE, 4,
+								  magic + 257));
+		_exit(bad);
+	}
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFSTOPPED(status));
+	for (i = 0; i < 3; i++) {
+		size_t off = i * (SZ_2M / 2 - XO_PAGE) + 128;
+
+		xo_fill_page(want, magic + off / XO_PAGE);
+		errno = 0;
+		word = ptrace(PTRACE_PEEKDATA, pid, p + off, NULL);
+		EXPECT_EQ(0, errno) TH_LOG("PEEKDATA at +%#zx: %s", off, strerror(errno));
+		EXPECT_EQ(0, memcmp(&word, want + 128, sizeof(word)))
+			TH_LOG("PEEKDATA bytes at +%#zx", off);
+	}
+	errno = 0;
+	word = ptrace(PTRACE_PEEKDATA, pid, p + SZ_2M / 2, NULL);
+	ASSERT_EQ(0, errno);
+	memcpy(code, &word, sizeof(code));
+	xo_emit_ret_imm(code, magic + 0x77);
+	memcpy(&word, code, sizeof(word));
+	ASSERT_EQ(0, ptrace(PTRACE_POKEDATA, pid, p + SZ_2M / 2, (void *)word))
+		TH_LOG("POKEDATA: %s", strerror(errno));
+	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		TH_LOG("tracee status %#x", status);
+	EXPECT_PROBE(xo_thp_ok(p, magic));
 }
 
 /* ---------------- CPU hotplug ---------------- */
