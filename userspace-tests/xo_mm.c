@@ -1555,13 +1555,14 @@ static uint8_t *shared_xo_alias(size_t pages, uint32_t magic, uint8_t **rw)
 }
 
 /*
- * KSM and the NUMA scanner's knobs are machine-wide: change them only in
- * the test guest (xo.timeout= on its command line), or when asked.
+ * A check that changes the whole machine (KSM and the NUMA scanner's
+ * knobs, CPU hotplug) runs only in the test guest (xo.timeout= on its
+ * command line), or when the environment variable ENV is 1.
  */
-static int machine_tuning_allowed(void)
+static int machine_change_allowed(const char *env_name)
 {
 	char cmdline[4096] = "";
-	const char *env = getenv("XO_TEST_TUNE");
+	const char *env = getenv(env_name);
 	int fd = open("/proc/cmdline", O_RDONLY);
 
 	if (fd >= 0) {
@@ -1570,6 +1571,11 @@ static int machine_tuning_allowed(void)
 		close(fd);
 	}
 	return (env && !strcmp(env, "1")) || strstr(cmdline, "xo.timeout=");
+}
+
+static int machine_tuning_allowed(void)
+{
+	return machine_change_allowed("XO_TEST_TUNE");
 }
 
 #define NEED_TUNING(what) do { \
@@ -2567,19 +2573,9 @@ static int cpu1_set_online(int on)
 	return ret;
 }
 
-/* Hotplug changes the whole machine: only in the test guest, or asked. */
 static int hotplug_allowed(void)
 {
-	char cmdline[4096] = "";
-	const char *env = getenv("XO_TEST_HOTPLUG");
-	int fd = open("/proc/cmdline", O_RDONLY);
-
-	if (fd >= 0) {
-		if (read(fd, cmdline, sizeof(cmdline) - 1) < 0)
-			cmdline[0] = 0;
-		close(fd);
-	}
-	return (env && !strcmp(env, "1")) || strstr(cmdline, "xo.timeout=");
+	return machine_change_allowed("XO_TEST_HOTPLUG");
 }
 
 FIXTURE(cpu_hotplug) {
