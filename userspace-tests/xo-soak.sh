@@ -77,11 +77,10 @@ echo "# trinity -s $seed$targs"
 trinity=$!
 
 # stress-ng: the memory stressors this version has, one instance each
-# (not numa: it finds the nodes in /proc/self/status' Mems_allowed, which
-# needs CPUSETS; trinity's mbind/migrate_pages and the keeper's
-# move_pages cover the node moves).
+# (numa finds the fake nodes in /proc/self/status' Mems_allowed, which
+# needs CPUSETS).
 stressors="vm mmap madvise mremap userfaultfd mprotect vm-splice vm-rw mlock msync
-	pagemove pageswap remap memfd mmapfixed brk"
+	pagemove pageswap remap memfd mmapfixed brk numa"
 sargs=
 for s in $stressors; do sargs="$sargs --$s 1"; done
 echo "# stress-ng$sargs"
