@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Helpers shared by the execute-only (XO) conformance tests: what each
- * mechanism (xo_mech) makes of an access, and the probes that check it.
- * Declared, and described, in xo_common.h; linked into every program of
- * the suite, 64- and 32-bit.
+ * mechanism (xo_mech) makes of an access, the probes that check it, and
+ * the child processes of the checks. Declared, and described, in
+ * xo_common.h; linked into every program of the suite, 64- and 32-bit.
  */
 #include "xo_common.h"
 
@@ -442,6 +442,53 @@ const char *xo_check_prot(void *page, int prot, uint32_t magic)
 	if (m)
 		return xo_fmt("write: %s", m);
 	return NULL;
+}
+
+/* ---- checks in a forked child ---- */
+
+int xo_child_report(const char *what, const char *m)
+{
+	if (!m)
+		return 0;
+	fprintf(stderr, "# child: %s: %s\n", what, m);
+	return 1;
+}
+
+const char *xo_wait_child(pid_t pid, int want_sig)
+{
+	char want[64];
+	int status;
+
+	if (want_sig)
+		snprintf(want, sizeof(want), "death by signal %d (%s)",
+			 want_sig, strsignal(want_sig));
+	else
+		snprintf(want, sizeof(want), "exit status 0");
+	if (waitpid(pid, &status, 0) != pid)
+		return xo_fmt("waitpid(%d): %s, expected %s", (int)pid, strerror(errno), want);
+	if (WIFEXITED(status) && !want_sig && WEXITSTATUS(status) == 0)
+		return NULL;
+	if (WIFSIGNALED(status) && want_sig && WTERMSIG(status) == want_sig)
+		return NULL;
+	if (WIFEXITED(status))
+		return xo_fmt("child status %#x: exit status %d, expected %s",
+			      status, WEXITSTATUS(status), want);
+	if (WIFSIGNALED(status))
+		return xo_fmt("child status %#x: killed by signal %d (%s), expected %s",
+			      status, WTERMSIG(status), strsignal(WTERMSIG(status)), want);
+	return xo_fmt("child status %#x: stopped by signal %d, expected %s",
+		      status, WSTOPSIG(status), want);
+}
+
+const char *xo_run_in_child(int (*fn)(void *), void *arg, int want_sig)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		return xo_fmt("fork: %s", strerror(errno));
+	if (pid == 0)
+		_exit(fn(arg));
+	return xo_wait_child(pid, want_sig);
 }
 
 /* ---- mappings ---- */

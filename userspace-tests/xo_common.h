@@ -176,6 +176,24 @@ const char *xo_check_access_faults(void (*fn)(void *), void *p);
  */
 const char *xo_check_prot(void *page, int prot, uint32_t magic);
 
+/* ---- checks in a forked child ---- */
+
+/*
+ * The child's side: m (a probe result) on stderr as "# child: what: m";
+ * 1 if there was one, else 0, to be or-ed into the child's exit status.
+ */
+int xo_child_report(const char *what, const char *m);
+/*
+ * Wait for the child pid: NULL when it exited with status 0 (want_sig 0)
+ * or was killed by signal want_sig; else how it ended instead.
+ */
+const char *xo_wait_child(pid_t pid, int want_sig);
+/*
+ * fork(); the child runs fn(arg) and _exit()s with what it returns; then
+ * xo_wait_child(). For a check whose parent has nothing to do meanwhile.
+ */
+const char *xo_run_in_child(int (*fn)(void *), void *arg, int want_sig);
+
 /* ---- mappings ---- */
 
 /* pages of xo_fill_page(magic + i), mapped private anonymous with prot. */
