@@ -49,7 +49,7 @@ KVM_SELFTESTS_OUT=$XO_BUILD/kvm-selftests
 # The conformance suite's sources live in userspace-tests/; the guest series
 # carries the same files as a kselftest (scripts/sync-kselftest), config
 # (the kernel options the suite needs) as the kselftest's config.
-SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_elf_xonly.S xo_elf_xonly.lds config)
+SUITE_SOURCES=(xo_core.c xo_mm.c xo_ptdump.c xo_common.h xo_common.c xo_elf_xonly.S xo_elf_xonly.lds config)
 SUITE_KSELFTEST_DIR=tools/testing/selftests/x86/kvm_xo
 # Firmware is not built with QEMU: it comes from Debian's seabios and
 # qemu-system-data. No NIC: the default one wants an option ROM not there.

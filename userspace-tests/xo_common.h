@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Helpers shared by the execute-only (XO) conformance tests.
+ * Helpers shared by the execute-only (XO) conformance tests; the code is
+ * in xo_common.c, linked into every program.
  *
  * Every check asks the running kernel which mechanism, if any, makes
  * PROT_EXEC-only memory unreadable, and states what it expects from that:
@@ -18,7 +19,8 @@
  *
  * The probes return NULL when the expectation holds and a message saying
  * what happened otherwise, so they work in threads and forked children as
- * well as under the harness' ASSERT/EXPECT.
+ * well as under the harness' ASSERT/EXPECT. A message lives in a buffer of
+ * the calling thread until that thread's next message.
  */
 #ifndef XO_COMMON_H
 #define XO_COMMON_H
@@ -57,9 +59,27 @@ enum xo_mech {
 	XO_MECH_UNKNOWN,
 };
 
-static enum xo_mech xo_mech = XO_MECH_UNKNOWN;
-static int xo_exec_only_advertised;
-static int xo_forced;
+/* Set before main() by a constructor in xo_common.c (probing in a child). */
+extern enum xo_mech xo_mech;
+extern int xo_exec_only_advertised;	/* exec_only in /proc/cpuinfo */
+extern int xo_forced;			/* XO_TEST_EXPECT_XO=1 */
+/*
+ * xo_try() installs its handlers once per process; a check that replaces
+ * them with its own sets this to 0 so that the next xo_try() reinstalls
+ * them. A fault outside xo_try() restores the default action and clears
+ * it: the program dies of the signal, and the harness reports it.
+ */
+extern int xo_handlers_installed;
+
+/* Why an XO-only check skips: what PROT_EXEC-only memory does instead. */
+const char *xo_off_reason(void);
+/* flag is a word of a "flags" line of /proc/cpuinfo. */
+int xo_cpuinfo_has(const char *flag);
+
+/* A message in the calling thread's buffer (arguments may point into it). */
+const char *xo_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- faults ---- */
 
 struct xo_fault {
 	int sig;
@@ -68,121 +88,16 @@ struct xo_fault {
 	int pkey;	/* si_pkey of a SEGV_PKUERR fault, else -1 */
 };
 
-static __thread sigjmp_buf xo_jmp;
-static __thread volatile int xo_armed;
-static __thread struct xo_fault xo_seen;
-static __thread char xo_msg[512];
-static int xo_handlers_installed;
-
-static const char *xo_fmt(const char *fmt, ...)
-{
-	char buf[sizeof(xo_msg)];
-	va_list ap;
-
-	/* Arguments may point into xo_msg itself (messages get prefixed). */
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(xo_msg, buf, sizeof(xo_msg));
-	return xo_msg;
-}
-
-static void xo_fault_handler(int sig, siginfo_t *si, void *uc)
-{
-	if (!xo_armed) {
-		/* Not ours: die of it, the harness reports the signal. */
-		signal(sig, SIG_DFL);
-		xo_handlers_installed = 0;
-		return;
-	}
-	xo_seen.sig = sig;
-	xo_seen.code = si->si_code;
-	xo_seen.addr = si->si_addr;
-	xo_seen.pkey = sig == SIGSEGV && si->si_code == SEGV_PKUERR ? (int)si->si_pkey : -1;
-	xo_armed = 0;
-	siglongjmp(xo_jmp, 1);
-}
-
-static void xo_install_handlers(void)
-{
-	struct sigaction sa = {
-		.sa_sigaction = xo_fault_handler,
-		.sa_flags = SA_SIGINFO | SA_NODEFER,
-	};
-
-	if (xo_handlers_installed)
-		return;
-	xo_handlers_installed = 1;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, NULL);
-	sigaction(SIGBUS, &sa, NULL);
-	sigaction(SIGILL, &sa, NULL);
-	sigaction(SIGTRAP, &sa, NULL);
-}
-
 /* Run fn(arg); return 0 if it completed, -1 with *f filled if it faulted. */
-static int __attribute__((noinline))
-xo_try(void (*fn)(void *), void *arg, struct xo_fault *f)
-{
-	xo_install_handlers();
-	if (sigsetjmp(xo_jmp, 1)) {
-		*f = xo_seen;
-		return -1;
-	}
-	xo_armed = 1;
-	fn(arg);
-	xo_armed = 0;
-	memset(f, 0, sizeof(*f));
-	return 0;
-}
-
-static const char *xo_code_name(int code)
-{
-	switch (code) {
-	case SEGV_MAPERR: return "SEGV_MAPERR";
-	case SEGV_ACCERR: return "SEGV_ACCERR";
-	case SEGV_PKUERR: return "SEGV_PKUERR";
-	default: return "si_code?";
-	}
-}
-
-/* code 0: accept SEGV_ACCERR or SEGV_PKUERR. */
-static const char *xo_expect_fault(int res, const struct xo_fault *f,
-				   int code, const void *addr)
-{
-	if (res == 0)
-		return xo_fmt("access at %p completed, expected SIGSEGV %s",
-			      addr, code ? xo_code_name(code) : "ACCERR/PKUERR");
-	if (f->sig != SIGSEGV)
-		return xo_fmt("signal %d (si_code %d) at %p, expected SIGSEGV",
-			      f->sig, f->code, f->addr);
-	if (code && f->code != code)
-		return xo_fmt("SIGSEGV %s (%d), expected %s at %p",
-			      xo_code_name(f->code), f->code,
-			      xo_code_name(code), addr);
-	if (!code && f->code != SEGV_ACCERR && f->code != SEGV_PKUERR)
-		return xo_fmt("SIGSEGV %s (%d), expected ACCERR or PKUERR",
-			      xo_code_name(f->code), f->code);
-	if (f->addr != addr)
-		return xo_fmt("SIGSEGV %s si_addr %p, expected %p",
-			      xo_code_name(f->code), f->addr, addr);
-	return NULL;
-}
-
+int xo_try(void (*fn)(void *), void *arg, struct xo_fault *f);
+/* res and f of xo_try(): a SIGSEGV with code (0: ACCERR or PKUERR) at addr. */
+const char *xo_expect_fault(int res, const struct xo_fault *f,
+			    int code, const void *addr);
 /* Any fault: signal, si_code and si_addr exactly (SI_KERNEL: addr NULL). */
-static const char *xo_expect_signal(int res, const struct xo_fault *f, int sig,
-				    int code, const void *addr)
-{
-	if (res == 0)
-		return xo_fmt("completed, expected signal %d si_code %#x si_addr %p",
-			      sig, code, addr);
-	if (f->sig != sig || f->code != code || f->addr != addr)
-		return xo_fmt("signal %d si_code %#x si_addr %p, expected signal %d si_code %#x si_addr %p",
-			      f->sig, f->code, f->addr, sig, code, addr);
-	return NULL;
-}
+const char *xo_expect_signal(int res, const struct xo_fault *f, int sig,
+			     int code, const void *addr);
 
-/* ---- the accesses ---- */
+/* ---- the accesses, for xo_try(fn, struct xo_access *, ...) ---- */
 
 struct xo_access {
 	const void *src;
@@ -191,185 +106,20 @@ struct xo_access {
 	uint64_t val;
 };
 
-static void xo_do_load(void *arg)
-{
-	struct xo_access *a = arg;
-	const void *p = a->src;
-
-	switch (a->size) {
-	case 1:
-		a->val = *(const volatile uint8_t *)p;
-		break;
-	case 2:
-		a->val = *(const volatile uint16_t *)p;
-		break;
-	case 4:
-		a->val = *(const volatile uint32_t *)p;
-		break;
-	default:
-#ifdef __x86_64__
-		asm volatile("movq (%1), %0" : "=r"(a->val) : "r"(p) : "memory");
-#else
-		/* One 8-byte access, not two 4-byte ones. */
-		asm volatile("movq (%1), %%xmm0\n\tmovq %%xmm0, %0"
-			     : "=m"(a->val) : "r"(p) : "xmm0", "memory");
-#endif
-		break;
-	}
-}
-
-static void xo_do_store(void *arg)
-{
-	struct xo_access *a = arg;
-
-	*(volatile uint8_t *)a->dst = (uint8_t)a->val;
-}
-
-static void xo_do_movsb(void *arg)
-{
-	struct xo_access *a = arg;
-	const void *s = a->src;
-	void *d = a->dst;
-	size_t n = a->size;
-
-	asm volatile("rep movsb" : "+D"(d), "+S"(s), "+c"(n) : : "memory");
-}
-
-static void xo_do_movdqu(void *arg)
-{
-	struct xo_access *a = arg;
-
-	asm volatile("movdqu (%1), %%xmm0\n\tmovdqu %%xmm0, (%0)"
-		     : : "r"(a->dst), "r"(a->src) : "xmm0", "memory");
-}
-
-static void xo_do_vmovdqu(void *arg)
-{
-	struct xo_access *a = arg;
-
-	asm volatile("vmovdqu (%1), %%ymm0\n\tvmovdqu %%ymm0, (%0)\n\tvzeroupper"
-		     : : "r"(a->dst), "r"(a->src) : "xmm0", "memory");
-}
-
-static void xo_do_call(void *arg)
-{
-	struct xo_access *a = arg;
-	uint32_t (*fn)(void) = (uint32_t (*)(void))a->src;
-
-	a->val = fn();
-}
+void xo_do_load(void *arg);	/* val = size (1, 2, 4, 8) bytes at src, one access */
+void xo_do_store(void *arg);	/* the low byte of val to dst */
+void xo_do_movsb(void *arg);	/* rep movsb of size bytes, src to dst */
+void xo_do_movdqu(void *arg);	/* 16 bytes, src to dst, through %xmm0 */
+void xo_do_vmovdqu(void *arg);	/* 32 bytes, src to dst, through %ymm0 (AVX) */
+void xo_do_call(void *arg);	/* val = the return value of a call of src */
 
 /* ---- code placed in pages under test ---- */
 
 #define XO_RET_IMM_LEN 6
 /* mov $val, %eax; ret -- the same bytes in 32- and 64-bit mode. */
-static void xo_emit_ret_imm(void *dst, uint32_t val)
-{
-	uint8_t *p = dst;
-
-	p[0] = 0xb8;
-	memcpy(p + 1, &val, 4);
-	p[5] = 0xc3;
-}
-
+void xo_emit_ret_imm(void *dst, uint32_t val);
 /* Fill a page with recognizable data, with a function at its start. */
-static void xo_fill_page(void *page, uint32_t magic)
-{
-	uint8_t *p = page;
-	size_t i;
-
-	for (i = 0; i < XO_PAGE; i++)
-		p[i] = (uint8_t)(i * 7 + magic);
-	xo_emit_ret_imm(p, magic);
-}
-
-/* ---- mechanism detection ---- */
-
-static int xo_cpuinfo_has(const char *flag)
-{
-	char line[8192];
-	FILE *f = fopen("/proc/cpuinfo", "r");
-	int found = 0;
-
-	if (!f)
-		return 0;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char *tok, *save;
-
-		if (strncmp(line, "flags", 5))
-			continue;
-		for (tok = strtok_r(line, " \t\n:", &save); tok;
-		     tok = strtok_r(NULL, " \t\n:", &save))
-			if (!strcmp(tok, flag))
-				found = 1;
-	}
-	fclose(f);
-	return found;
-}
-
-/* Probe in a child so the tests' own mm stays pristine (no pkey taken). */
-static enum xo_mech xo_probe_mech(void)
-{
-	int status;
-	pid_t pid = fork();
-
-	if (pid == 0) {
-		struct xo_access a;
-		struct xo_fault f;
-		void *p = mmap(NULL, XO_PAGE, PROT_READ | PROT_WRITE,
-			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-		if (p == MAP_FAILED)
-			_exit(10);
-		xo_fill_page(p, 0x1234);
-		if (mprotect(p, XO_PAGE, PROT_EXEC))
-			_exit(10);
-		a.src = p;
-		a.size = 1;
-		if (xo_try(xo_do_load, &a, &f) == 0)
-			_exit(XO_MECH_READABLE);
-		if (f.sig == SIGSEGV && f.code == SEGV_PKUERR)
-			_exit(XO_MECH_PKEY);
-		_exit(XO_MECH_UNKNOWN);
-	}
-	if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
-		return XO_MECH_UNKNOWN;
-	return WEXITSTATUS(status) <= XO_MECH_UNKNOWN ?
-		(enum xo_mech)WEXITSTATUS(status) : XO_MECH_UNKNOWN;
-}
-
-static void __attribute__((constructor)) xo_detect(void)
-{
-	const char *force = getenv("XO_TEST_EXPECT_XO");
-	enum xo_mech probed = xo_probe_mech();
-
-	xo_exec_only_advertised = xo_cpuinfo_has("exec_only");
-	xo_forced = force && !strcmp(force, "1");
-	if (xo_exec_only_advertised || xo_forced)
-		xo_mech = XO_MECH_NR;
-	else
-		xo_mech = probed;
-	if (getenv("XO_TEST_QUIET"))
-		return;
-	printf("# xo: exec_only %s%s; PROT_EXEC-only memory here: %s\n",
-	       xo_exec_only_advertised ? "advertised" : "not advertised",
-	       xo_forced ? " (XO_TEST_EXPECT_XO=1: expecting XO anyway)" : "",
-	       probed == XO_MECH_READABLE ? "readable" :
-	       probed == XO_MECH_PKEY ? "pkey execute-only (SEGV_PKUERR)" :
-	       "unreadable (SEGV_ACCERR)");
-}
-
-static const char *xo_off_reason(void)
-{
-	switch (xo_mech) {
-	case XO_MECH_PKEY:
-		return "XO off (no exec_only in /proc/cpuinfo): kernel uses pkey execute-only";
-	case XO_MECH_READABLE:
-		return "XO off (no exec_only in /proc/cpuinfo): PROT_EXEC-only memory is readable";
-	default:
-		return "XO off (no exec_only in /proc/cpuinfo), yet PROT_EXEC-only reads fault with SEGV_ACCERR";
-	}
-}
+void xo_fill_page(void *page, uint32_t magic);
 
 /*
  * For XO-only checks: skip, saying why, unless the NR mechanism is
@@ -397,238 +147,66 @@ static const char *xo_off_reason(void)
 /* ---- probes with the expectation of the current mechanism ---- */
 
 /*
- * A load of size bytes at p from memory that includes PROT_EXEC-only
- * bytes starting at fault_addr. want: the bytes expected if readable.
+ * A load (fn: xo_do_load, or a copy: xo_do_movsb, ...) of size bytes at p
+ * from memory that includes PROT_EXEC-only bytes starting at fault_addr.
+ * want: the bytes expected if readable (NULL: not compared).
  */
-static const char *xo_check_load_sized(void (*fn)(void *), const void *p,
-				       size_t size, const void *fault_addr,
-				       const void *want)
-{
-	uint8_t buf[64] __attribute__((aligned(32)));
-	struct xo_access a = { .src = p, .dst = buf, .size = size };
-	struct xo_fault f;
-	int res = xo_try(fn, &a, &f);
-
-	switch (xo_mech) {
-	case XO_MECH_NR:
-	case XO_MECH_UNKNOWN:
-		return xo_expect_fault(res, &f, SEGV_ACCERR, fault_addr);
-	case XO_MECH_PKEY:
-		return xo_expect_fault(res, &f, SEGV_PKUERR, fault_addr);
-	case XO_MECH_READABLE:
-		if (res)
-			return xo_fmt("stock kernel: read at %p faulted (signal %d %s addr %p), expected readable",
-				      p, f.sig, xo_code_name(f.code), f.addr);
-		if (want && fn == xo_do_load && memcmp(&a.val, want, size))
-			return xo_fmt("stock kernel: read at %p gave wrong bytes", p);
-		if (want && fn != xo_do_load && memcmp(buf, want, size))
-			return xo_fmt("stock kernel: copy from %p gave wrong bytes", p);
-		return NULL;
-	}
-	return "bad mechanism";
-}
-
-static const char *xo_check_load(const void *p, size_t size,
-				 const void *fault_addr)
-{
-	return xo_check_load_sized(xo_do_load, p, size, fault_addr, p);
-}
-
+const char *xo_check_load_sized(void (*fn)(void *), const void *p,
+				size_t size, const void *fault_addr,
+				const void *want);
+/* The same with xo_do_load, comparing with the bytes at p if readable. */
+const char *xo_check_load(const void *p, size_t size, const void *fault_addr);
 /* PROT_EXEC-only: a 1-byte load at p. */
-static const char *xo_check_noread(const void *p)
-{
-	/* want = NULL: the bytes cannot be compared by reading them. */
-	return xo_check_load_sized(xo_do_load, p, 1, p, NULL);
-}
-
-static const char *xo_check_readable(const void *p, const void *want, size_t n)
-{
-	struct xo_access a = { .src = p, .size = 1 };
-	struct xo_fault f;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		a.src = (const uint8_t *)p + i;
-		if (xo_try(xo_do_load, &a, &f))
-			return xo_fmt("read at %p faulted: signal %d %s si_addr %p",
-				      a.src, f.sig, xo_code_name(f.code), f.addr);
-		if (want && (uint8_t)a.val != ((const uint8_t *)want)[i])
-			return xo_fmt("read at %p gave %#x, expected %#x", a.src,
-				      (unsigned int)(uint8_t)a.val,
-				      ((const uint8_t *)want)[i]);
-	}
-	return NULL;
-}
-
+const char *xo_check_noread(const void *p);
+/* n 1-byte loads from p must work and give want (NULL: any bytes). */
+const char *xo_check_readable(const void *p, const void *want, size_t n);
 /* A store to memory without PROT_WRITE. */
-static const char *xo_check_store_faults(void *p)
-{
-	struct xo_access a = { .dst = p, .val = 0xcc };
-	struct xo_fault f;
-	int res = xo_try(xo_do_store, &a, &f);
-
-	/* The pkey path may report either reason for a write. */
-	return xo_expect_fault(res, &f, xo_mech == XO_MECH_PKEY ? 0 : SEGV_ACCERR, p);
-}
-
-static const char *xo_check_store_ok(void *p, uint8_t v)
-{
-	struct xo_access a = { .dst = p, .val = v };
-	struct xo_fault f;
-
-	if (xo_try(xo_do_store, &a, &f))
-		return xo_fmt("store at %p faulted: signal %d %s si_addr %p",
-			      p, f.sig, xo_code_name(f.code), f.addr);
-	return NULL;
-}
-
-static const char *xo_check_call(void *code, uint32_t magic)
-{
-	struct xo_access a = { .src = code };
-	struct xo_fault f;
-
-	if (xo_try(xo_do_call, &a, &f))
-		return xo_fmt("call %p faulted: signal %d %s si_addr %p",
-			      code, f.sig, xo_code_name(f.code), f.addr);
-	if ((uint32_t)a.val != magic)
-		return xo_fmt("call %p returned %#x, expected %#x", code,
-			      (uint32_t)a.val, magic);
-	return NULL;
-}
-
-static const char *xo_check_call_faults(void *code)
-{
-	struct xo_access a = { .src = code };
-	struct xo_fault f;
-	int res = xo_try(xo_do_call, &a, &f);
-
-	return xo_expect_fault(res, &f, SEGV_ACCERR, code);
-}
-
+const char *xo_check_store_faults(void *p);
+/* A store of v at p must work. */
+const char *xo_check_store_ok(void *p, uint8_t v);
+/* A call of code must work and return magic. */
+const char *xo_check_call(void *code, uint32_t magic);
+/* A call of code must fault with SEGV_ACCERR at code. */
+const char *xo_check_call_faults(void *code);
 /* A 1-byte load or store at p must fault with SEGV_ACCERR (PROT_NONE). */
-static const char *xo_check_access_faults(void (*fn)(void *), void *p)
-{
-	struct xo_access a = { .src = p, .dst = p, .size = 1, .val = 1 };
-	struct xo_fault f;
-	int res = xo_try(fn, &a, &f);
-
-	return xo_expect_fault(res, &f, SEGV_ACCERR, p);
-}
-
+const char *xo_check_access_faults(void (*fn)(void *), void *p);
 /*
  * All three access types on a page holding xo_fill_page(page, magic),
  * mapped with prot. Exec first, so a fresh mapping is first touched by it.
  */
-static const char *xo_check_prot(void *page, int prot, uint32_t magic)
-{
-	uint8_t want[XO_PAGE];
-	const char *m;
-	uint8_t *p = page;
+const char *xo_check_prot(void *page, int prot, uint32_t magic);
 
-	xo_fill_page(want, magic);
-	m = (prot & PROT_EXEC) ? xo_check_call(page, magic) :
-				 xo_check_call_faults(page);
-	if (m)
-		return xo_fmt("exec: %s", m);
-	if (prot & (PROT_READ | PROT_WRITE))
-		m = xo_check_readable(p + 100, want + 100, 64);
-	else if (prot & PROT_EXEC)
-		m = xo_check_load_sized(xo_do_load, p + 100, 4, p + 100, want + 100);
-	else
-		m = xo_check_access_faults(xo_do_load, p + 100);
-	if (m)
-		return xo_fmt("read: %s", m);
-	if (prot & PROT_WRITE)
-		m = xo_check_store_ok(p + 200, want[200]);
-	else if (prot & PROT_EXEC)
-		m = xo_check_store_faults(p + 200);
-	else
-		m = xo_check_access_faults(xo_do_store, p + 200);
-	if (m)
-		return xo_fmt("write: %s", m);
-	return NULL;
-}
+/* ---- checks in a forked child ---- */
+
+/*
+ * The child's side: m (a probe result) on stderr as "# child: what: m";
+ * 1 if there was one, else 0, to be or-ed into the child's exit status.
+ */
+int xo_child_report(const char *what, const char *m);
+/*
+ * Wait for the child pid: NULL when it exited with status 0 (want_sig 0)
+ * or was killed by signal want_sig; else how it ended instead.
+ */
+const char *xo_wait_child(pid_t pid, int want_sig);
+/*
+ * fork(); the child runs fn(arg) and _exit()s with what it returns; then
+ * xo_wait_child(). For a check whose parent has nothing to do meanwhile.
+ */
+const char *xo_run_in_child(int (*fn)(void *), void *arg, int want_sig);
 
 /* ---- mappings ---- */
 
-static void *xo_map_code(size_t pages, int prot, uint32_t magic)
-{
-	uint8_t *p = mmap(NULL, pages * XO_PAGE, PROT_READ | PROT_WRITE,
-			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	size_t i;
-
-	if (p == MAP_FAILED)
-		return NULL;
-	for (i = 0; i < pages; i++)
-		xo_fill_page(p + i * XO_PAGE, magic + i);
-	if (mprotect(p, pages * XO_PAGE, prot)) {
-		munmap(p, pages * XO_PAGE);
-		return NULL;
-	}
-	return p;
-}
-
+/* pages of xo_fill_page(magic + i), mapped private anonymous with prot. */
+void *xo_map_code(size_t pages, int prot, uint32_t magic);
 /* A memfd holding pages filled by xo_fill_page(magic + i). */
-static int xo_code_memfd(size_t pages, uint32_t magic)
-{
-	uint8_t page[XO_PAGE];
-	int fd = syscall(SYS_memfd_create, "xo-code", MFD_CLOEXEC);
-	size_t i;
-
-	if (fd < 0)
-		return -1;
-	for (i = 0; i < pages; i++) {
-		xo_fill_page(page, magic + i);
-		if (write(fd, page, XO_PAGE) != (ssize_t)XO_PAGE) {
-			close(fd);
-			return -1;
-		}
-	}
-	return fd;
-}
-
+int xo_code_memfd(size_t pages, uint32_t magic);
 /* Pin the calling thread to cpu; 0 when it now runs there. */
-static int xo_pin_to_cpu(int cpu)
-{
-	cpu_set_t set;
-
-	CPU_ZERO(&set);
-	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		return -1;
-	return sched_getcpu() == cpu ? 0 : -1;
-}
-
-/* The permission string of the /proc/self/maps line containing addr. */
-static int xo_maps_perms(pid_t pid, const void *addr, char perms[5],
-			 unsigned long *start, unsigned long *end)
-{
-	char path[64], line[512];
-	FILE *f;
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long s, e;
-		char p[5];
-
-		if (sscanf(line, "%lx-%lx %4s", &s, &e, p) != 3)
-			continue;
-		if ((unsigned long)addr >= s && (unsigned long)addr < e) {
-			memcpy(perms, p, 5);
-			if (start)
-				*start = s;
-			if (end)
-				*end = e;
-			found = 1;
-			break;
-		}
-	}
-	fclose(f);
-	return found ? 0 : -1;
-}
+int xo_pin_to_cpu(int cpu);
+/*
+ * The permission string of the /proc/PID/maps line containing addr, and
+ * its range if start and end are not NULL; -1 if there is none.
+ */
+int xo_maps_perms(pid_t pid, const void *addr, char perms[5],
+		  unsigned long *start, unsigned long *end);
 
 #endif /* XO_COMMON_H */

@@ -532,42 +532,32 @@ TEST(smp_mprotect_visibility)
 
 /* ---------------- fork, COW, execve, maps ---------------- */
 
-static int child_report(const char *what, const char *m)
+/* The child of fork_cow, with the parent's XO page p. */
+static int fork_cow_child(void *arg)
 {
-	if (!m)
-		return 0;
-	fprintf(stderr, "# child: %s: %s\n", what, m);
-	return 1;
+	uint8_t *p = arg;
+	int bad = 0;
+
+	bad |= xo_child_report("load after fork", xo_check_noread(p + 1));
+	bad |= xo_child_report("call after fork", xo_check_call(p, MAGIC));
+	/* Break COW and write new code in the child's copy. */
+	if (mprotect(p, XO_PAGE, PROT_READ | PROT_WRITE))
+		return 2;
+	xo_fill_page(p, MAGIC + 7);
+	if (mprotect(p, XO_PAGE, PROT_EXEC))
+		return 2;
+	bad |= xo_child_report("call of new copy", xo_check_call(p, MAGIC + 7));
+	bad |= xo_child_report("load of new copy", xo_check_noread(p + 1));
+	return bad;
 }
 
 TEST(fork_cow)
 {
 	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
-	int status;
-	pid_t pid;
 
 	ASSERT_NE(NULL, p);
 	ASSERT_PROBE(xo_check_call(p, MAGIC));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		int bad = 0;
-
-		bad |= child_report("load after fork", xo_check_noread(p + 1));
-		bad |= child_report("call after fork", xo_check_call(p, MAGIC));
-		/* Break COW and write new code in the child's copy. */
-		if (mprotect(p, XO_PAGE, PROT_READ | PROT_WRITE))
-			_exit(2);
-		xo_fill_page(p, MAGIC + 7);
-		if (mprotect(p, XO_PAGE, PROT_EXEC))
-			_exit(2);
-		bad |= child_report("call of new copy", xo_check_call(p, MAGIC + 7));
-		bad |= child_report("load of new copy", xo_check_noread(p + 1));
-		_exit(bad);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("child status %#x", status);
+	EXPECT_PROBE(xo_run_in_child(fork_cow_child, p, 0));
 	/* The parent still has its own copy, still XO. */
 	EXPECT_PROBE(xo_check_call(p, MAGIC));
 	EXPECT_PROBE(xo_check_noread(p + 1));
@@ -577,7 +567,6 @@ TEST(fork_cow)
 TEST(fork_shared_cow_page)
 {
 	uint8_t *p = xo_map_code(1, PROT_READ | PROT_WRITE, MAGIC);
-	int status;
 	pid_t pid;
 
 	ASSERT_NE(NULL, p);
@@ -589,15 +578,13 @@ TEST(fork_shared_cow_page)
 
 		xo_fill_page(want, MAGIC);
 		usleep(100000);
-		_exit(child_report("child read of shared frame",
-				   xo_check_readable(p + 10, want + 10, 32)));
+		_exit(xo_child_report("child read of shared frame",
+				      xo_check_readable(p + 10, want + 10, 32)));
 	}
 	ASSERT_EQ(0, mprotect(p, XO_PAGE, PROT_EXEC));
 	EXPECT_PROBE(xo_check_call(p, MAGIC));
 	EXPECT_PROBE(xo_check_noread(p + 10));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("child status %#x", status);
+	EXPECT_PROBE(xo_wait_child(pid, 0));
 }
 
 /* Run in the image started by execve: the new mm behaves the same. */
@@ -609,33 +596,30 @@ static int exec_child_main(void)
 
 	if (!p)
 		return 2;
-	bad |= child_report("exec'd call", xo_check_call(p, MAGIC + 3));
-	bad |= child_report("exec'd load", xo_check_noread(p + 2));
+	bad |= xo_child_report("exec'd call", xo_check_call(p, MAGIC + 3));
+	bad |= xo_child_report("exec'd load", xo_check_noread(p + 2));
 	if (xo_maps_perms(getpid(), p, perms, NULL, NULL) || strcmp(perms, "--xp"))
-		bad |= child_report("exec'd maps", "not --xp");
+		bad |= xo_child_report("exec'd maps", "not --xp");
 	return bad;
+}
+
+/* The forked child of execve_new_image: exec_child_main() in a new image. */
+static int exec_child(void *arg)
+{
+	char *const argv[] = { "xo_core", "--exec-child", NULL };
+
+	setenv("XO_TEST_QUIET", "1", 1);
+	execv("/proc/self/exe", argv);
+	return 3;
 }
 
 TEST(execve_new_image)
 {
 	uint8_t *p = xo_map_code(1, PROT_EXEC, MAGIC);
-	int status;
-	pid_t pid;
 
 	ASSERT_NE(NULL, p);
 	ASSERT_PROBE(xo_check_call(p, MAGIC));
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		char *const argv[] = { "xo_core", "--exec-child", NULL };
-
-		setenv("XO_TEST_QUIET", "1", 1);
-		execv("/proc/self/exe", argv);
-		_exit(3);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("exec'd child status %#x", status);
+	EXPECT_PROBE(xo_run_in_child(exec_child, NULL, 0));
 }
 
 TEST(maps_shows_xp)
@@ -1774,9 +1758,9 @@ TEST(ptrace_and_proc_mem)
 		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 		raise(SIGSTOP);
 		/* The debugger wrote MAGIC + 2 at the start: run it. */
-		bad |= child_report("call of poked code", xo_check_call(p, MAGIC + 2));
+		bad |= xo_child_report("call of poked code", xo_check_call(p, MAGIC + 2));
 		/* The COW copy made by the debugger's write is XO too. */
-		bad |= child_report("load after poke", xo_check_noread(p + 1));
+		bad |= xo_child_report("load after poke", xo_check_noread(p + 1));
 		_exit(bad);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -1803,9 +1787,7 @@ TEST(ptrace_and_proc_mem)
 
 	/* Detach: the tracee's own fault probes must not stop it. */
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("tracee status %#x", status);
+	EXPECT_PROBE(xo_wait_child(pid, 0));
 	/* The debugger's writes went to the child's copy only. */
 	EXPECT_PROBE(xo_check_call(p, MAGIC));
 }
@@ -1871,9 +1853,9 @@ TEST(singlestep_through_xo)
 		int bad;
 
 		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
-		bad = child_report("stepped code's result",
-				   fn() == MAGIC ? NULL : "wrong value");
-		bad |= child_report("load after stepping", xo_check_noread(p + 2));
+		bad = xo_child_report("stepped code's result",
+				      fn() == MAGIC ? NULL : "wrong value");
+		bad |= xo_child_report("load after stepping", xo_check_noread(p + 2));
 		_exit(bad);
 	}
 	/* The int3. */
@@ -1911,9 +1893,7 @@ TEST(singlestep_through_xo)
 	REG_FL(regs) &= ~EFLAGS_TF;
 	ASSERT_EQ(0, ptrace(PTRACE_SETREGS, pid, NULL, &regs));
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("tracee status %#x", status);
+	EXPECT_PROBE(xo_wait_child(pid, 0));
 }
 
 /* ---------------- signals ---------------- */
@@ -2081,8 +2061,8 @@ TEST(show_opcodes_on_xo_page)
 	uint8_t page[XO_PAGE];
 	struct xo_access a;
 	struct xo_fault f;
-	int kmsg, status, seg = 0, i;
-	const char *t;
+	const char *t, *child_death = NULL;
+	int kmsg, seg = 0, i;
 	uint8_t *p;
 	pid_t pid;
 
@@ -2112,13 +2092,12 @@ TEST(show_opcodes_on_xo_page)
 		_exit(0);
 	}
 	if (pid > 0)
-		waitpid(pid, &status, 0);
+		child_death = xo_wait_child(pid, SIGSEGV);
 	sysctl_swap("/proc/sys/debug/exception-trace", old_trace, buf, sizeof(buf));
 	if (old_rate[0])
 		sysctl_swap("/proc/sys/kernel/printk_ratelimit", old_rate, buf, sizeof(buf));
 	ASSERT_LT(0, pid);
-	ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV)
-		TH_LOG("child status %#x, expected death by SIGSEGV", status);
+	ASSERT_PROBE(child_death);
 
 	snprintf(tag, sizeof(tag), "[%d]: segfault at 0 ip ", pid);
 	while ((t = kmsg_next(kmsg, buf, sizeof(buf)))) {

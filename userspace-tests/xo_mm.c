@@ -2422,43 +2422,39 @@ TEST(madv_collapse_xo)
 	EXPECT_PROBE(xo_thp_ok(a, magic));
 }
 
-static int child_report(const char *what, const char *m)
-{
-	if (!m)
-		return 0;
-	printf("# child: %s: %s\n", what, m);
-	fflush(stdout);
-	return 1;
-}
-
 /*
  * fork copies the PMD of an XO THP (copy_huge_pmd, write-protected and
  * shared): both processes run the code and cannot read it, the child's
  * range is still PMD-mapped.
  */
+struct xo_thp_code {
+	uint8_t *p;
+	uint32_t magic;
+};
+
+/* The child of fork_xo_thp, with the parent's XO THP. */
+static int fork_xo_thp_child(void *arg)
+{
+	const struct xo_thp_code *t = arg;
+	int bad = xo_child_report("THP after fork", xo_thp_ok(t->p, t->magic));
+
+	if (smaps_kb(t->p, "AnonHugePages") < 2048)
+		bad |= xo_child_report("smaps", "the child's copy is not PMD-mapped");
+	bad |= xo_child_report("store", xo_check_store_faults(t->p + 64));
+	return bad;
+}
+
 TEST(fork_xo_thp)
 {
 	const uint32_t magic = MAGIC + 0x900;
-	int status;
+	struct xo_thp_code t = { .magic = magic };
 	uint8_t *p;
-	pid_t pid;
 
 	NEED_XO_THP(p, magic);
 	ASSERT_PROBE(xo_thp_ok(p, magic));
 	EXPECT_LE(2048, smaps_kb(p, "AnonHugePages")) TH_LOG("mprotect split the THP");
-	pid = fork();
-	ASSERT_LE(0, pid);
-	if (pid == 0) {
-		int bad = child_report("THP after fork", xo_thp_ok(p, magic));
-
-		if (smaps_kb(p, "AnonHugePages") < 2048)
-			bad |= child_report("smaps", "the child's copy is not PMD-mapped");
-		bad |= child_report("store", xo_check_store_faults(p + 64));
-		_exit(bad);
-	}
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("child status %#x", status);
+	t.p = p;
+	EXPECT_PROBE(xo_run_in_child(fork_xo_thp_child, &t, 0));
 	EXPECT_PROBE(xo_thp_ok(p, magic));
 	EXPECT_LE(2048, smaps_kb(p, "AnonHugePages"));
 }
@@ -2522,12 +2518,12 @@ TEST(ptrace_xo_thp)
 
 		ptrace(PTRACE_TRACEME, 0, NULL, NULL);
 		raise(SIGSTOP);
-		bad |= child_report("call of poked code",
-				    xo_check_call(p + SZ_2M / 2, magic + 0x77));
-		bad |= child_report("load after poke", xo_check_noread(p + SZ_2M / 2 + 1));
-		bad |= child_report("rest of the THP", xo_pages_ok(p, 4, magic));
-		bad |= child_report("rest of the THP", xo_pages_ok(p + SZ_2M / 2 + XO_PAGE, 4,
-								  magic + 257));
+		bad |= xo_child_report("call of poked code",
+				       xo_check_call(p + SZ_2M / 2, magic + 0x77));
+		bad |= xo_child_report("load after poke", xo_check_noread(p + SZ_2M / 2 + 1));
+		bad |= xo_child_report("rest of the THP", xo_pages_ok(p, 4, magic));
+		bad |= xo_child_report("rest of the THP",
+				       xo_pages_ok(p + SZ_2M / 2 + XO_PAGE, 4, magic + 257));
 		_exit(bad);
 	}
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
@@ -2551,9 +2547,7 @@ TEST(ptrace_xo_thp)
 	ASSERT_EQ(0, ptrace(PTRACE_POKEDATA, pid, p + SZ_2M / 2, (void *)word))
 		TH_LOG("POKEDATA: %s", strerror(errno));
 	ASSERT_EQ(0, ptrace(PTRACE_DETACH, pid, NULL, NULL));
-	ASSERT_EQ(pid, waitpid(pid, &status, 0));
-	EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		TH_LOG("tracee status %#x", status);
+	EXPECT_PROBE(xo_wait_child(pid, 0));
 	EXPECT_PROBE(xo_thp_ok(p, magic));
 }
 
