@@ -17,6 +17,7 @@ global.maps_shows_xp
 global.frames_reused_after_munmap
 global.pkeys_not_consumed
 global.pkey_mprotect_works
+global.write_only_stays_readable
 kaccess.read_into_xo
 kaccess.io_uring_read_into_xo
 kaccess.process_vm_readv
