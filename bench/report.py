@@ -312,6 +312,7 @@ def main():
     with open(gp, "w") as f:
         f.write(f"""set terminal pngcairo size 1100,{200 + 22 * n} font ",9"
 set output "{os.path.join(out, 'ratios.png')}"
+set termoption noenhanced
 set title "make bench: ratios against their references (1 = no cost)"
 set style fill solid 0.6
 set boxwidth 0.7
