@@ -3,7 +3,7 @@
 S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
-	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak \
+	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak bench \
 	export check-series check-patches check-static kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -21,6 +21,7 @@ help:
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
+	@echo "make bench          XO's cost as ratios: build/bench/results.md, .csv, ratios.png (ARGS='--tiny ...', scripts/bench --help)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -71,6 +72,8 @@ check-migration:
 	$(S)/check-migration $(ARGS)
 soak:
 	$(S)/soak $(if $(DURATION),--duration $(DURATION)) $(ARGS)
+bench:
+	$(S)/bench $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
