@@ -4,6 +4,7 @@ S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
 	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak \
+	deb distro-image check-distro \
 	export check-series check-patches check-static kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -21,6 +22,9 @@ help:
 	@echo "make check-kvm-l2   the XO guest under QEMU -accel kvm as an L2 of the Bochs L1 host (part of check-kvm)"
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
+	@echo "make deb            the XO kernel for real VMs as Debian packages in build/deb (dpkg -i them in a VM)"
+	@echo "make distro-image   the Debian 12 image check-distro boots (mmdebstrap rootfs + make deb's packages)"
+	@echo "make check-distro   boot that image, systemd as PID 1, with and without +xo: the suite and PROT_EXEC programs (not in make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -71,6 +75,12 @@ check-migration:
 	$(S)/check-migration $(ARGS)
 soak:
 	$(S)/soak $(if $(DURATION),--duration $(DURATION)) $(ARGS)
+deb:
+	$(S)/build-deb
+distro-image:
+	$(S)/build-distro-image
+check-distro:
+	$(S)/check-distro $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu
