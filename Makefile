@@ -4,6 +4,7 @@ S := scripts
 
 .PHONY: help demo check deps sources trees kernel qemu tests initramfs run \
 	bochs kvm-selftests kvm-host kvm-l2 run-bochs check-kvm check-kvm-l2 check-migration soak bench \
+	deb distro-image check-distro \
 	export check-series check-patches check-static kselftest check-bisect unit-tests clean distclean
 
 help:
@@ -22,6 +23,9 @@ help:
 	@echo "make check-migration  live migration of the XO guest under TCG (part of make check)"
 	@echo "make soak DURATION=30  trinity, stress-ng and the XO keeper in the +xo guest for DURATION min (ARGS='--seed N ...', scripts/soak --help)"
 	@echo "make bench          XO's cost as ratios: build/bench/results.md, .csv, ratios.png (ARGS='--tiny ...', scripts/bench --help)"
+	@echo "make deb            the XO kernel for real VMs as Debian packages in build/deb (dpkg -i them in a VM)"
+	@echo "make distro-image   the Debian 12 image check-distro boots (mmdebstrap rootfs + make deb's packages)"
+	@echo "make check-distro   boot that image, systemd as PID 1, with and without +xo: the suite and PROT_EXEC programs (not in make check)"
 	@echo "make export         write the work trees' commits back to patches/, qemu-patches/"
 	@echo "make check-series   fail when a series and its work tree's commits differ"
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
@@ -74,6 +78,12 @@ soak:
 	$(S)/soak $(if $(DURATION),--duration $(DURATION)) $(ARGS)
 bench:
 	$(S)/bench $(ARGS)
+deb:
+	$(S)/build-deb
+distro-image:
+	$(S)/build-distro-image
+check-distro:
+	$(S)/check-distro $(ARGS)
 export:
 	$(S)/export-series linux
 	$(S)/export-series qemu

@@ -46,6 +46,16 @@ BOCHS_BIN=$BOCHS_OUT/bin/bochs     # with its BIOS files next to it (build-bochs
 # Haswell: VMX with EPT execute-only, A/D bits, unrestricted guest, VPID.
 BOCHS_CPU=corei7_haswell_4770
 KVM_SELFTESTS_OUT=$XO_BUILD/kvm-selftests
+# The kernel for real VMs (make deb): defconfig + guest-kernel/vm.config,
+# out of tree here; its packages go to DEB_OUT. The Debian guest make
+# check-distro boots (build-distro-image) is made in DISTRO_OUT.
+KERNEL_VM_OUT=$XO_BUILD/kernel-vm
+DEB_OUT=$XO_BUILD/deb
+DISTRO_OUT=$XO_BUILD/distro
+DISTRO_SUITE=bookworm
+DISTRO_MIRRORS=("deb http://deb.debian.org/debian $DISTRO_SUITE main"
+	"deb http://deb.debian.org/debian $DISTRO_SUITE-updates main"
+	"deb http://deb.debian.org/debian-security $DISTRO_SUITE-security main")
 # The conformance suite's sources live in userspace-tests/; the guest series
 # carries the same files as a kselftest (scripts/sync-kselftest), config
 # (the kernel options the suite needs) as the kselftest's config.
@@ -100,6 +110,31 @@ kernel_make() {
 	shift 2
 	make -C "$src" O="$out" -j "$(njobs)" CC="ccache gcc" \
 		KBUILD_BUILD_TIMESTAMP="xo-kvm" KBUILD_BUILD_USER=xo KBUILD_BUILD_HOST=xo-kvm "$@"
+}
+
+# kernel_configure SRC OUT BASE-TARGET FRAGMENT...: write OUT/.config as
+# BASE-TARGET (tinyconfig, defconfig) plus the fragments, merged in order
+# with the tree's scripts/kconfig/merge_config.sh, then olddefconfig. Fails
+# naming every option a fragment asks for that did not survive (a missing
+# dependency silently drops it otherwise), "is not set" lines included.
+kernel_configure() {
+	local src=$1 out=$2 base=$3 dropped
+	shift 3
+	mkdir -p "$out"
+	kernel_make "$src" "$out" -s "$base" >/dev/null
+	"$src/scripts/kconfig/merge_config.sh" -m -O "$out" "$out/.config" "$@" \
+		>"$out/merge_config.log" 2>&1
+	kernel_make "$src" "$out" -s olddefconfig >/dev/null
+	dropped=$(sed -nE 's/^(CONFIG_[A-Za-z0-9_]+=.*)$/\1/p; s/^# (CONFIG_[A-Za-z0-9_]+) is not set$/\1=n/p' "$@" |
+		while IFS= read -r line; do
+			case $line in
+			*=n) ! grep -qE "^${line%=n}=" "$out/.config" && continue ;;
+			*) ! grep -qxF "$line" "$out/.config" || continue ;;
+			esac
+			echo "  $line (got: $(grep -E "^(# )?${line%%=*}[= ]" "$out/.config" || echo 'not present'))"
+		done)
+	[ -z "$dropped" ] || die "kernel config options requested but not set:
+$dropped"
 }
 
 # run_logged LOG CMD...: run a long command with its output in LOG, printing a
