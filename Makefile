@@ -31,7 +31,7 @@ help:
 	@echo "make check-patches  series apply to the base and pass checkpatch.pl"
 	@echo "make check-static   sparse and W=1 add no warnings to the kernel files the series touches"
 	@echo "make kselftest      copy userspace-tests/ into the series' kselftest patch"
-	@echo "make check-bisect   build and boot every commit of the guest series (~30 min)"
+	@echo "make check-bisect   build and boot every commit of the series, then KVM_XO=n (~80 min)"
 	@echo "make unit-tests     the scripts' host-side unit tests (scripts/tests/run)"
 	@echo "make clean          remove build/ (keeps work/ and the download cache)"
 	@echo "make distclean      remove build/ and work/ too"
