@@ -81,6 +81,7 @@ static char self_path[4096];
 
 /* --- state shared by the benchmarks (set up outside the windows) ------- */
 static uint8_t *region;		/* BLOCK pages, anonymous */
+static long cur_iters;		/* the running benchmark's iterations */
 static uint8_t *code_pages;	/* a memfd of BLOCK pages, each a "ret" */
 static int code_fd = -1;
 static uint8_t *fault_page;	/* the page a read-fault benchmark reads */
@@ -341,6 +342,62 @@ static const char *run_exec_fault(long from, long n)
 }
 
 /*
+ * A first execution of memory never executed before: each round maps a
+ * new memfd of ITERS pages (a "ret" in each), calls every page once and
+ * keeps the memfd open to the end, so the next round's pages are other
+ * guest memory, not these recycled. Under KVM with XO, the first call into
+ * each page of exec_first_x also faults in the XO alias of its frame in
+ * EPT (an EPT violation); the RX page's frame is mapped already (pwrite
+ * wrote it). Under TCG both are a first-touch exec fault.
+ */
+#define FIRST_KEEP 16	/* memfds kept: 16 rounds of 1024 pages, 64 MiB */
+static int first_fds[FIRST_KEEP];
+static int first_nfds;
+static uint8_t *first_pages;
+static long first_len;
+
+static const char *setup_first(int prot)
+{
+	static const uint8_t ret = 0xc3;
+	int fd;
+	long i;
+
+	fd = memfd_create("xo_bench_first", 0);
+	if (fd < 0)
+		return FAIL("memfd_create: %s", strerror(errno));
+	first_len = cur_iters * PAGE;
+	for (i = 0; i < cur_iters; i++)
+		if (pwrite(fd, &ret, 1, i * PAGE) != 1)
+			return FAIL("pwrite: %s", strerror(errno));
+	first_pages = mmap(NULL, first_len, prot, MAP_PRIVATE, fd, 0);
+	if (first_pages == MAP_FAILED)
+		return FAIL("mmap of the memfd: %s", strerror(errno));
+	if (first_nfds == FIRST_KEEP)
+		close(first_fds[--first_nfds]);	/* past 16 rounds: recycled */
+	first_fds[first_nfds++] = fd;
+	set_fault_around("4096", fault_around_saved);
+	return NULL;
+}
+
+static const char *setup_first_rx(void) { return setup_first(PROT_READ | PROT_EXEC); }
+static const char *setup_first_x(void) { return setup_first(PROT_EXEC); }
+
+static void teardown_first(void)
+{
+	munmap(first_pages, first_len);
+	set_fault_around(fault_around_saved, NULL);
+}
+
+static const char *run_exec_first(long from, long n)
+{
+	long i;
+
+	for (i = from; i < from + n; i++)
+		((void (*)(void))(first_pages + i * PAGE))();
+	return NULL;
+}
+
+/*
  * How this kernel refuses a read of PROT_EXEC memory: "nr" (the NR bit:
  * SEGV_ACCERR with exec_only in /proc/cpuinfo), "pkey" (the execute-only
  * protection key: SEGV_PKUERR), "readable" (nothing refuses it), else
@@ -513,6 +570,10 @@ static const struct bench benches[] = {
 	  "call into an RX memfd page not mapped yet (first-touch exec fault)" },
 	{ 9, "exec_fault_x", 4096, setup_code_x, run_exec_fault, teardown_code, 64,
 	  "the same into a PROT_EXEC (XO) page", 1 },
+	{ 14, "exec_first_rx", 1024, setup_first_rx, run_exec_first, teardown_first, 64,
+	  "call into an RX page never executed before (a new memfd each round)" },
+	{ 15, "exec_first_x", 1024, setup_first_x, run_exec_first, teardown_first, 64,
+	  "the same into XO (under KVM: the EPT fault-in of its XO alias)", 1 },
 	{ 10, "read_fault_none", 2048, setup_fault_none, run_read_fault, teardown_fault, 16,
 	  "read of PROT_NONE -> SIGSEGV -> siglongjmp" },
 	{ 11, "read_fault_x", 2048, setup_fault_x, run_read_fault, teardown_fault, 16,
@@ -619,6 +680,7 @@ int main(int argc, char **argv)
 			iters = (iters + b->unit - 1) / b->unit * b->unit;
 			if (iters < MIN_WINDOWS * b->unit)
 				iters = MIN_WINDOWS * b->unit;
+			cur_iters = iters;
 			if (b->setup)
 				m = b->setup();
 			if (!m && b->run == run_read_fault && fault_readable) {
