@@ -27,6 +27,7 @@ import sys
 
 OFF_PATH = ["anon_fault", "mmap_munmap", "mprotect_rw_rx", "fork_exit", "exec_static", "vmsplice_gup"]
 GOAL_ZERO = 0.0005
+SPREAD = ["the wall clock's spread", "the rounds' spread"]  # of a time (wall, kvm)
 IPS = 150e6  # scripts/run-bochs' default ips: Bochs' instructions per emulated second  # |ratio - 1| below this prints as 1.000
 
 
@@ -260,6 +261,11 @@ def main():
         met = ""
         if goal and r is not None and os.environ.get("BENCH_TINY") == "1":
             met = "not judged: a tiny run proves the pipeline, its windows are too few for the goals"
+        elif goal and r is not None and metric != "insns" and noise and noise > goal[1] - 1:
+            # A time whose spread is wider than the goal's margin cannot
+            # tell either way, whichever side of it the ratio falls.
+            met = (f"inconclusive: {SPREAD[metric == 'kvm']} (IQR) "
+                   f"{noise * 100:.1f}% is wider than the goal's margin {(goal[1] - 1) * 100:.1f}%")
         elif goal and r is not None:
             tol = max(GOAL_ZERO, noise or 0) if metric == "insns" else 0
             ok = abs(r - 1) <= tol if goal[0] == "eq" else r <= goal[1] + tol
@@ -269,8 +275,8 @@ def main():
             if not ok and metric == "insns":
                 hs = hot_spot(data, n, d, bn, bd)
                 met += f"; hot spot: {hs}" if hs else ""
-            if not ok and metric != "insns":
-                met += f"; wall-clock noise (IQR) {noise * 100:.1f}%" if noise else ""
+            if metric != "insns" and noise:
+                met += f"; {SPREAD[metric == 'kvm']} (IQR) {noise * 100:.1f}%"
         elif goal:
             met = "not measured"
         results.append(dict(item=item, label=label, metric=metric, ratio=r, detail=detail, goal=gtext, met=met))
