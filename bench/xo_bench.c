@@ -297,24 +297,33 @@ static void set_fault_around(const char *v, char *save)
 	close(fd);
 }
 
-static const char *setup_code(int prot)
+/*
+ * A new memfd of PAGES pages, each a "ret", mapped PROT at *MAP, its fd in
+ * *FD; fault_around_bytes 4096 (one fault per page).
+ */
+static const char *map_ret_pages(long pages, int prot, uint8_t **map, int *fd)
 {
 	static const uint8_t ret = 0xc3;
-	unsigned long i;
+	long i;
 
-	code_fd = memfd_create("xo_bench", 0);
-	if (code_fd < 0)
+	*fd = memfd_create("xo_bench", 0);
+	if (*fd < 0)
 		return FAIL("memfd_create: %s", strerror(errno));
-	for (i = 0; i < BLOCK; i++)
-		if (pwrite(code_fd, &ret, 1, i * PAGE) != 1)
+	for (i = 0; i < pages; i++)
+		if (pwrite(*fd, &ret, 1, i * PAGE) != 1)
 			return FAIL("pwrite: %s", strerror(errno));
-	if (ftruncate(code_fd, BLOCK * PAGE))
+	if (ftruncate(*fd, pages * PAGE))
 		return FAIL("ftruncate: %s", strerror(errno));
-	code_pages = mmap(NULL, BLOCK * PAGE, prot, MAP_PRIVATE, code_fd, 0);
-	if (code_pages == MAP_FAILED)
+	*map = mmap(NULL, pages * PAGE, prot, MAP_PRIVATE, *fd, 0);
+	if (*map == MAP_FAILED)
 		return FAIL("mmap of the memfd: %s", strerror(errno));
 	set_fault_around("4096", fault_around_saved);
 	return NULL;
+}
+
+static const char *setup_code(int prot)
+{
+	return map_ret_pages(BLOCK, prot, &code_pages, &code_fd);
 }
 
 static const char *setup_code_rx(void) { return setup_code(PROT_READ | PROT_EXEC); }
@@ -358,25 +367,17 @@ static long first_len;
 
 static const char *setup_first(int prot)
 {
-	static const uint8_t ret = 0xc3;
+	const char *m;
 	int fd;
-	long i;
 
-	fd = memfd_create("xo_bench_first", 0);
-	if (fd < 0)
-		return FAIL("memfd_create: %s", strerror(errno));
 	first_len = cur_iters * PAGE;
-	for (i = 0; i < cur_iters; i++)
-		if (pwrite(fd, &ret, 1, i * PAGE) != 1)
-			return FAIL("pwrite: %s", strerror(errno));
-	first_pages = mmap(NULL, first_len, prot, MAP_PRIVATE, fd, 0);
-	if (first_pages == MAP_FAILED)
-		return FAIL("mmap of the memfd: %s", strerror(errno));
-	if (first_nfds == FIRST_KEEP)
-		close(first_fds[--first_nfds]);	/* past 16 rounds: recycled */
-	first_fds[first_nfds++] = fd;
-	set_fault_around("4096", fault_around_saved);
-	return NULL;
+	m = map_ret_pages(cur_iters, prot, &first_pages, &fd);
+	if (fd >= 0) {
+		if (first_nfds == FIRST_KEEP)
+			close(first_fds[--first_nfds]);	/* past 16 rounds: recycled */
+		first_fds[first_nfds++] = fd;
+	}
+	return m;
 }
 
 static const char *setup_first_rx(void) { return setup_first(PROT_READ | PROT_EXEC); }
