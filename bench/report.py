@@ -26,9 +26,9 @@ import subprocess
 import sys
 
 OFF_PATH = ["anon_fault", "mmap_munmap", "mprotect_rw_rx", "fork_exit", "exec_static", "vmsplice_gup"]
-GOAL_ZERO = 0.0005
+GOAL_ZERO = 0.0005  # |ratio - 1| below this prints as 1.000
 SPREAD = ["the wall clock's spread", "the rounds' spread"]  # of a time (wall, kvm)
-IPS = 150e6  # scripts/run-bochs' default ips: Bochs' instructions per emulated second  # |ratio - 1| below this prints as 1.000
+IPS = 150e6  # scripts/run-bochs' default ips: Bochs' instructions per emulated second
 
 
 def read_tsv(path):
@@ -133,9 +133,6 @@ class Data:
     def ns(self, v, b):
         return median(self.wall.get((v, b), []))
 
-    def kvm_ns(self, v, b):
-        return median(self.kvm.get((v, b), []))
-
 
 class Symbols:
     """Kernel addresses to function names, from a kernel's System.map."""
@@ -231,12 +228,17 @@ def main():
     results = []
     for item, label, metric, n, bn, d, bd, goal, gtext in comps:
         noise = ""
-        if metric == "kvm":
-            a, c = data.kvm_ns(n, bn), data.kvm_ns(d, bd)
+        if metric in ("wall", "kvm"):
+            times = data.wall if metric == "wall" else data.kvm
+            a, c = median(times.get((n, bn), [])), median(times.get((d, bd), []))
             r = a / c if a and c else None
-            noise = max(spread(data.kvm.get((n, bn), [])), spread(data.kvm.get((d, bd), [])))
-            detail = (f"{fmt(a)} vs {fmt(c)} emulated ns/iter, ~{fmt(a * IPS / 1e9)} vs ~{fmt(c * IPS / 1e9)} "
-                      f"emulated insns/iter (median of {len(data.kvm.get((n, bn), []))} rounds)" if a and c else "")
+            noise = max(spread(times.get((n, bn), [])), spread(times.get((d, bd), [])))
+            rounds = f"(median of {len(times.get((n, bn), []))} rounds)"
+            if metric == "wall":
+                detail = f"{fmt(a)} vs {fmt(c)} ns/iter {rounds}"
+            else:
+                detail = (f"{fmt(a)} vs {fmt(c)} emulated ns/iter, ~{fmt(a * IPS / 1e9)} vs ~{fmt(c * IPS / 1e9)} "
+                          f"emulated insns/iter {rounds}" if a and c else "")
         elif metric == "insns":
             a, c = data.insns(n, bn), data.insns(d, bd)
             am, cm = data.insns(n, bn, median), data.insns(d, bd, median)
@@ -247,11 +249,6 @@ def main():
             noise = aa
             detail = (f"min window {fmt(a)} vs {fmt(c)} insns/iter ({extra}); median windows ratio {rm}"
                       + (f"; A/A noise of `{d}` {aa * 100:.2f}%" if aa is not None else ""))
-        elif metric == "wall":
-            a, c = data.ns(n, bn), data.ns(d, bd)
-            r = a / c if a and c else None
-            noise = max(spread(data.wall.get((n, bn), [])), spread(data.wall.get((d, bd), [])))
-            detail = f"{fmt(a)} vs {fmt(c)} ns/iter (median of {len(data.wall.get((n, bn), []))} rounds)"
         else:  # geometric mean of the per-benchmark wall ratios
             rs = [data.ns(n, b) / data.ns(d, b) for b in data.units if data.ns(n, b) and data.ns(d, b)]
             r = math.exp(sum(map(math.log, rs)) / len(rs)) if rs else None
